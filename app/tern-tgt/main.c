@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * tern-tgt: the NVMe-oF target daemon.
+ *
+ *   tern-tgt [EAL options] -- [-c FILE] [-r SOCKET] [--wait-for-rpc]
+ *
+ * One reactor per EAL lcore; the main lcore's reactor also serves JSON-RPC.
+ * The configuration (a file, or the embedded default) is replayed through
+ * the RPC handlers at start. SIGINT/SIGTERM stop it cleanly.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tern_config.h"
+#include "tern_env.h"
+#include "tern_reactor.h"
+#include "tern_rpc.h"
+
+TERN_LOG_REGISTER(g_log, "tern.app.tgt", INFO);
+
+/* Exit codes. */
+#define EXIT_STARTUP 1      /* configuration, socket or environment failure */
+#define EXIT_USAGE 2        /* bad command line */
+
+/*
+ * The configuration used when no -c is given, so that the target starts with
+ * no file at all. It grows with the target (transports, a malloc namespace).
+ */
+static const char g_default_config[] =
+    "{\n"
+    "  \"subsystems\": []\n"
+    "}\n";
+
+static struct {
+    const char *config_file;
+    const char *rpc_socket;
+    bool wait_for_rpc;
+} g_opts = {
+    .rpc_socket = TERN_RPC_DEFAULT_SOCKET,
+};
+
+static volatile sig_atomic_t g_signal;
+static int g_exit_code;
+static bool g_shutting_down;
+static struct tern_poller *g_signal_poller;
+
+static void
+usage(const char *prog)
+{
+    printf("Usage: %s [EAL options] -- [options]\n"
+           "\n"
+           "Tern NVMe-over-Fabrics target %s. EAL options (DPDK's: -l, --main-lcore,\n"
+           "--socket-mem, -a, --no-huge, -m, --file-prefix, --in-memory, --iova-mode,\n"
+           "--log-level, ...) come before `--`; they are listed after this section.\n"
+           "\n"
+           "Options (after `--`):\n"
+           "  -c, --config FILE        JSON configuration in SPDK's shape, replayed through\n"
+           "                           the RPC handlers at start. Default: the embedded\n"
+           "                           configuration (--print-default-config shows it).\n"
+           "  -r, --rpc-socket PATH    JSON-RPC Unix socket (default %s).\n"
+           "      --wait-for-rpc       serve RPC only; apply the configuration when\n"
+           "                           framework_start_init is called.\n"
+           "      --print-default-config  print the embedded configuration and exit.\n"
+           "      --version            print the version and exit.\n"
+           "  -h, --help               this text, then EAL's options.\n"
+           "\n"
+           "SIGINT or SIGTERM stops the target cleanly (exit 0); a second one while it\n"
+           "stops exits at once with 128+signal. Exit 1: start-up failed (the log says\n"
+           "why); exit 2: bad command line.\n"
+           "\n"
+           "Example: %s -l 0-1 --no-huge -m 256 -- -r /var/tmp/tern.sock\n"
+           "\n",
+           prog, TERN_VERSION, TERN_RPC_DEFAULT_SOCKET, prog);
+}
+
+static void
+on_signal(int signo)
+{
+    if (g_signal != 0)
+        _exit(128 + signo);     /* second signal: the user insists */
+    g_signal = signo;
+}
+
+static void
+shutdown_target(void)
+{
+    if (g_shutting_down)
+        return;
+    g_shutting_down = true;
+    tern_poller_unregister(&g_signal_poller);
+    tern_rpc_server_stop();
+    tern_reactors_stop();
+}
+
+static int
+signal_poll(void *arg)
+{
+    (void)arg;
+    if (g_signal == 0)
+        return TERN_POLLER_IDLE;
+    TERN_LOG(g_log, NOTICE, "%s received: stopping", strsignal(g_signal));
+    shutdown_target();
+    return TERN_POLLER_BUSY;
+}
+
+static void
+config_done(void *ctx, int status)
+{
+    struct tern_rpc_request *req = ctx;
+
+    if (status != 0) {
+        if (req != NULL) {
+            tern_rpc_reply_error(req, TERN_RPC_INVALID_PARAMS,
+                                 "configuration %s failed; see the target's log",
+                                 g_opts.config_file ? g_opts.config_file : "(embedded default)");
+        }
+        TERN_LOG(g_log, ERR, "configuration failed: stopping");
+        g_exit_code = EXIT_STARTUP;
+        shutdown_target();
+        return;
+    }
+    TERN_LOG(g_log, NOTICE, "tern-tgt ready: RPC on %s", g_opts.rpc_socket);
+    if (req != NULL)
+        tern_rpc_reply(req, NULL);
+}
+
+static int
+apply_config(struct tern_rpc_request *req)
+{
+    tern_rpc_set_state(TERN_RPC_RUNTIME);
+    if (g_opts.config_file != NULL)
+        return tern_rpc_config_load_file(g_opts.config_file, config_done, req);
+    return tern_rpc_config_load_string(g_default_config, "embedded default config",
+                                       config_done, req);
+}
+
+static void
+framework_start_init(struct tern_rpc_request *req, const json_t *params)
+{
+    if (!tern_rpc_decode_or_reply(req, params, NULL, 0, NULL))
+        return;
+    if (apply_config(req) != 0) {
+        tern_rpc_reply_error(req, TERN_RPC_INVALID_PARAMS,
+                             "configuration %s could not be read; see the target's log",
+                             g_opts.config_file ? g_opts.config_file : "(embedded default)");
+        g_exit_code = EXIT_STARTUP;
+        shutdown_target();
+    }
+}
+TERN_RPC_REGISTER("framework_start_init", framework_start_init, TERN_RPC_STARTUP)
+
+static void
+start_target(void *a1, void *a2)
+{
+    int rc;
+    (void)a1;
+    (void)a2;
+
+    rc = tern_rpc_server_start(g_opts.rpc_socket);
+    if (rc != 0) {
+        TERN_LOG(g_log, ERR, "cannot serve RPC on %s: %s", g_opts.rpc_socket, strerror(-rc));
+        g_exit_code = EXIT_STARTUP;
+        shutdown_target();
+        return;
+    }
+    if (g_opts.wait_for_rpc) {
+        TERN_LOG(g_log, NOTICE, "waiting for framework_start_init on %s", g_opts.rpc_socket);
+        return;
+    }
+    if (apply_config(NULL) != 0) {
+        g_exit_code = EXIT_STARTUP;
+        shutdown_target();
+    }
+}
+
+/* Parse our half of the command line (argv[0] is the program). */
+static int
+parse_app_args(int argc, char **argv)
+{
+    enum { OPT_WAIT = 256, OPT_PRINT_CONFIG, OPT_VERSION };
+    static const struct option longopts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "rpc-socket", required_argument, NULL, 'r' },
+        { "wait-for-rpc", no_argument, NULL, OPT_WAIT },
+        { "print-default-config", no_argument, NULL, OPT_PRINT_CONFIG },
+        { "version", no_argument, NULL, OPT_VERSION },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int ch;
+
+    optind = 1;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, ":c:r:h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'c':
+            g_opts.config_file = optarg;
+            break;
+        case 'r':
+            g_opts.rpc_socket = optarg;
+            break;
+        case OPT_WAIT:
+            g_opts.wait_for_rpc = true;
+            break;
+        case OPT_PRINT_CONFIG:
+            fputs(g_default_config, stdout);
+            exit(0);
+        case OPT_VERSION:
+            printf("tern-tgt %s\n", TERN_VERSION);
+            exit(0);
+        case 'h':
+            usage(argv[0]);
+            tern_env_print_eal_usage_and_exit(argv[0]);
+        case ':':
+            fprintf(stderr, "%s: option %s needs an argument (see --help)\n", argv[0],
+                    argv[optind - 1]);
+            return -EINVAL;
+        default:
+            fprintf(stderr, "%s: unknown option %s (see --help)\n", argv[0], argv[optind - 1]);
+            return -EINVAL;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", argv[0], argv[optind]);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct sigaction sa;
+    int i, eal_argc = argc, rc;
+    char **app_argv;
+
+    /* Split at `--`: EAL's half before it, ours after. Our half is checked
+     * first so that a typo costs no EAL start-up. --help anywhere shows both. */
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            eal_argc = i;
+            break;
+        }
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(argv[0]);
+            tern_env_print_eal_usage_and_exit(argv[0]);
+        }
+    }
+    app_argv = calloc((size_t)(argc - eal_argc) + 2, sizeof(char *));
+    if (app_argv == NULL)
+        return EXIT_STARTUP;
+    app_argv[0] = argv[0];
+    for (i = eal_argc + 1; i < argc; i++)
+        app_argv[i - eal_argc] = argv[i];
+    rc = parse_app_args(argc > eal_argc ? argc - eal_argc : 1, app_argv);
+    if (rc != 0) {
+        free(app_argv);
+        return EXIT_USAGE;
+    }
+
+    rc = tern_env_init(eal_argc, argv);
+    if (rc < 0) {
+        free(app_argv);
+        return EXIT_STARTUP;
+    }
+    rc = tern_reactors_init();
+    if (rc != 0) {
+        TERN_LOG(g_log, ERR, "cannot create the reactors: %s", strerror(-rc));
+        tern_env_fini();
+        free(app_argv);
+        return EXIT_STARTUP;
+    }
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    g_signal_poller = tern_poller_register(signal_poll, NULL, 10000, "signal");
+    if (g_signal_poller == NULL ||
+        tern_reactor_send_msg(tern_env_main_lcore(), start_target, NULL, NULL) != 0) {
+        TERN_LOG(g_log, ERR, "cannot schedule start-up on the main lcore");
+        g_exit_code = EXIT_STARTUP;
+    } else {
+        rc = tern_reactors_start();
+        if (rc != 0 && g_exit_code == 0)
+            g_exit_code = EXIT_STARTUP;
+    }
+    tern_rpc_server_stop();
+    tern_reactors_fini();
+    tern_env_fini();
+    free(app_argv);
+    TERN_LOG(g_log, NOTICE, "tern-tgt exiting with status %d", g_exit_code);
+    return g_exit_code;
+}
