@@ -31,6 +31,10 @@ TERN_LOG_REGISTER(g_log, "tern.lib.rpc.server", INFO);
 
 #define RECV_CHUNK 65536
 #define ACCEPTS_PER_POLL 16
+/* After a protocol error the reply is sent, our side shut down, and input
+ * read and dropped for this long before the close: closing with unread
+ * input would reset the connection and could destroy the reply in flight. */
+#define LINGER_MS 2000
 
 struct conn {
     TAILQ_ENTRY(conn) link;
@@ -43,7 +47,8 @@ struct conn {
     size_t out_off;
     uint32_t outstanding;       /* dispatched, not yet answered */
     bool eof;                   /* peer shut down its sending side */
-    bool closing;               /* protocol error: flush, then close */
+    bool closing;               /* protocol error: flush, then linger */
+    uint64_t linger_until;      /* ticks; 0 until the reply is flushed */
     bool dead;                  /* fd closed; freed by the poll sweep once
                                  * outstanding is 0, never under a caller */
 };
@@ -254,6 +259,22 @@ conn_write(struct conn *c)
     return busy;
 }
 
+/* Drop whatever the peer still sends until it closes or time runs out. */
+static int
+conn_linger(struct conn *c)
+{
+    char sink[4096];
+    ssize_t n;
+    int busy = 0;
+
+    while ((n = recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT)) > 0)
+        busy = 1;
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ||
+        tern_env_ticks() > c->linger_until)
+        conn_close(c, NULL);
+    return busy;
+}
+
 static int
 accept_new(void)
 {
@@ -310,14 +331,24 @@ server_poll(void *arg)
                 conn_free(c);
             continue;   /* else waiting for its handlers to answer */
         }
+        if (c->linger_until != 0) {
+            busy |= conn_linger(c);
+            if (c->dead && c->outstanding == 0)
+                conn_free(c);
+            continue;
+        }
         if (conn_read(c))
             busy = 1;
         if (!c->dead)
             conn_parse(c);
         if (!c->dead)
             busy |= conn_write(c);
-        if (!c->dead && (c->eof || c->closing) && c->outstanding == 0 && c->out_len == 0)
+        if (!c->dead && c->closing && c->out_len == 0 && c->outstanding == 0) {
+            shutdown(c->fd, SHUT_WR);
+            c->linger_until = tern_env_ticks() + tern_env_ticks_hz() * LINGER_MS / 1000;
+        } else if (!c->dead && c->eof && c->outstanding == 0 && c->out_len == 0) {
             conn_close(c, NULL);
+        }
         if (c->dead && c->outstanding == 0)
             conn_free(c);
     }

@@ -1,0 +1,384 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Functional tests of tern-tgt: start it on two lcores without hugepages,
+talk to it over its RPC socket (valid, malformed, oversized, pipelined,
+half-closed), stop it with signals, and check nothing is left behind.
+
+Usage: test_tgt.py BUILD_DIR [SOURCE_DIR]. Prints one line per check and
+ends with `N passed, N failed`. Exit 0 only if all passed.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
+SRC = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else
+                      os.path.join(os.path.dirname(__file__), "..", ".."))
+TGT = os.path.join(BUILD, "app", "tern-tgt", "tern-tgt")
+RPC = os.path.join(SRC, "usertools", "tern-rpc.py")
+WORK = tempfile.mkdtemp(prefix="tern-func-")
+EAL = ["-l", "0-1", "--no-huge", "-m", "128", "--no-pci"]
+
+
+class Target:
+    """A tern-tgt process with its own socket and DPDK file prefix."""
+    count = 0
+
+    def __init__(self, eal=None, app=None, wait=True):
+        Target.count += 1
+        self.prefix = "tern-func-%d-%d" % (os.getpid(), Target.count)
+        self.sock = os.path.join(WORK, "tgt%d.sock" % Target.count)
+        self.log = os.path.join(WORK, "tgt%d.log" % Target.count)
+        args = [TGT] + (EAL if eal is None else eal) + ["--file-prefix", self.prefix, "--",
+                                                        "-r", self.sock] + (app or [])
+        self.logf = open(self.log, "w")
+        self.proc = subprocess.Popen(args, stdout=self.logf, stderr=subprocess.STDOUT)
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self, timeout=15):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("tern-tgt exited with %d before serving:\n%s"
+                                     % (self.proc.returncode, self.output()))
+            if os.path.exists(self.sock):
+                try:
+                    self.call("rpc_get_methods")
+                    return
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        raise AssertionError("tern-tgt did not serve RPC within %ds:\n%s" % (timeout, self.output()))
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(self.sock)
+        return s
+
+    def call(self, method, params=None, rid=1):
+        s = self.connect()
+        req = {"jsonrpc": "2.0", "id": rid, "method": method}
+        if params is not None:
+            req["params"] = params
+        s.sendall(json.dumps(req).encode())
+        line = read_line(s)
+        s.close()
+        return json.loads(line)
+
+    def output(self):
+        self.logf.flush()
+        with open(self.log) as f:
+            return f.read()
+
+    def stop(self, sig=signal.SIGTERM, timeout=2.0):
+        t0 = time.time()
+        self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("tern-tgt did not exit within %.1fs of %s" % (timeout, sig.name))
+        return rc, time.time() - t0
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.logf.close()
+
+
+def read_line(s):
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = s.recv(1)
+        if not chunk:
+            break
+        buf += chunk
+    return buf.decode()
+
+
+def read_to_eof(s):
+    buf = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            return buf.decode()
+        buf += chunk
+
+
+def responses(text):
+    return [json.loads(l) for l in text.splitlines() if l.strip()]
+
+
+def run(args, **kw):
+    return subprocess.run(args, capture_output=True, text=True, timeout=60, **kw)
+
+
+# --------------------------------------------------------------------------
+def check_environment():
+    """Environment, not product: say what is missing."""
+    missing = []
+    if not os.access(TGT, os.X_OK):
+        missing.append("tern-tgt binary at %s (build first)" % TGT)
+    if os.cpu_count() is None or os.cpu_count() < 2:
+        missing.append("2 CPUs (the tests pin lcores 0-1)")
+    if missing:
+        print("ENVIRONMENT: missing " + "; ".join(missing))
+        sys.exit(77)
+
+
+def t_acceptance_two_reactors_and_clean_sigterm():
+    # The acceptance command: tern-tgt -l 0-1 --no-huge -- (plus a private
+    # prefix and socket so runs cannot collide).
+    t = Target(eal=["-l", "0-1", "--no-huge"])
+    try:
+        r = t.call("framework_get_reactors")["result"]
+        lcores = sorted(x["lcore"] for x in r["reactors"])
+        assert lcores == [0, 1], "reactors on %s" % lcores
+        assert r["tick_rate"] > 0
+        for x in r["reactors"]:
+            assert x["busy"] + x["idle"] > 0, x
+            assert "socket" in x and "pollers" in x, x
+        main = [x for x in r["reactors"] if x["lcore"] == 0][0]
+        assert any(p["name"] == "rpc_server" for p in main["pollers"]), main["pollers"]
+        rc, dt = t.stop(signal.SIGTERM)
+        assert rc == 0, "exit status %d\n%s" % (rc, t.output())
+        assert dt < 2.0, "took %.2fs" % dt
+        assert not os.path.exists(t.sock), "RPC socket left behind"
+        for d in ("/run/dpdk", "/var/run/dpdk"):
+            assert not os.path.exists(os.path.join(d, t.prefix)), \
+                "DPDK runtime dir %s/%s left behind: %s" % (d, t.prefix,
+                                                          os.listdir(os.path.join(d, t.prefix)))
+        out = t.output()
+        assert "reactor on lcore 0" in out and "reactor on lcore 1" in out, out
+        assert "Terminated received: stopping" in out, out
+    finally:
+        t.kill()
+
+
+def t_rpc_errors_and_server_keeps_answering():
+    t = Target()
+    try:
+        # Method not found, invalid params, invalid request, bad jsonrpc.
+        r = t.call("no_such_method")
+        assert r["error"]["code"] == -32601 and r["id"] == 1, r
+        r = t.call("tern_get_version", {"bogus": 1})
+        assert r["error"]["code"] == -32602 and "bogus" in r["error"]["message"], r
+        r = t.call("tern_get_version", [1])
+        assert r["error"]["code"] == -32602, r
+        s = t.connect()
+        s.sendall(b'{"jsonrpc":"1.0","id":4,"method":"tern_get_version"}')
+        r = json.loads(read_line(s))
+        assert r["error"]["code"] == -32600 and r["id"] == 4, r
+        s.sendall(b'[{"jsonrpc":"2.0","id":5,"method":"tern_get_version"}]')
+        r = json.loads(read_line(s))
+        assert r["error"]["code"] == -32600, r
+        s.close()
+
+        # Malformed: parse error, then the server closes this connection.
+        s = t.connect()
+        s.sendall(b'{"jsonrpc": "2.0", "id": 1, "method": tern}')
+        out = responses(read_to_eof(s))
+        assert len(out) == 1 and out[0]["error"]["code"] == -32700, out
+        s.close()
+
+        # Oversized: 2 MiB that never completes a request.
+        s = t.connect()
+        try:
+            s.sendall(b'{"jsonrpc":"2.0","id":1,"method":"' + b"x" * (2 << 20))
+        except (BrokenPipeError, ConnectionResetError):
+            pass    # the server may give up before we finish: that is the point
+        out = responses(read_to_eof(s))
+        assert len(out) == 1 and out[0]["error"]["code"] == -32600, out
+        assert "larger than" in out[0]["error"]["message"], out
+        s.close()
+
+        # Pipelined and partial: three requests, split at odd places.
+        s = t.connect()
+        blob = b"".join(json.dumps({"jsonrpc": "2.0", "id": i, "method": "tern_get_version"}).encode()
+                        for i in (11, 12, 13))
+        for part in (blob[:7], blob[7:60], blob[60:]):
+            s.sendall(part)
+            time.sleep(0.01)
+        got = [json.loads(read_line(s)) for _ in range(3)]
+        assert sorted(x["id"] for x in got) == [11, 12, 13], got
+        s.close()
+
+        # Half-closed: the answer still arrives, then EOF.
+        s = t.connect()
+        s.sendall(b'{"jsonrpc":"2.0","id":21,"method":"framework_get_reactors"}')
+        s.shutdown(socket.SHUT_WR)
+        out = responses(read_to_eof(s))
+        assert len(out) == 1 and out[0]["id"] == 21 and "reactors" in out[0]["result"], out
+        s.close()
+
+        # Gone before the answer, and a notification (no answer at all).
+        for _ in range(10):
+            s = t.connect()
+            s.sendall(b'{"jsonrpc":"2.0","id":31,"method":"framework_get_reactors"}')
+            s.close()
+        s = t.connect()
+        s.sendall(b'{"jsonrpc":"2.0","method":"tern_get_version"}'
+                  b'{"jsonrpc":"2.0","id":32,"method":"tern_get_version"}')
+        r = json.loads(read_line(s))
+        assert r["id"] == 32, "the notification got no answer: %s" % r
+        s.close()
+
+        # Still serving, still alive.
+        r = t.call("tern_get_version", rid=99)
+        with open(os.path.join(SRC, "VERSION")) as f:
+            assert r["result"]["version"] == f.read().strip(), r
+        assert t.proc.poll() is None
+        rc, _ = t.stop(signal.SIGINT)
+        assert rc == 0, "SIGINT exit %d" % rc
+    finally:
+        t.kill()
+
+
+def t_rpc_client_tool():
+    t = Target()
+    try:
+        p = run([sys.executable, RPC, "-s", t.sock, "framework_get_reactors"])
+        assert p.returncode == 0, p.stderr
+        assert len(json.loads(p.stdout)["reactors"]) == 2, p.stdout
+        p = run([sys.executable, RPC, "-s", t.sock, "rpc_get_methods", "--current", "true"])
+        assert p.returncode == 0 and "framework_start_init" not in p.stdout, p.stdout
+        p = run([sys.executable, RPC, "-s", t.sock, "rpc_get_methods", "-j", '{"current": false}'])
+        assert "framework_start_init" in json.loads(p.stdout), p.stdout
+        p = run([sys.executable, RPC, "-s", t.sock, "rpc_get_methods", "--current", "yes"])
+        assert p.returncode == 1 and "-32602" in p.stderr and "current" in p.stderr, p.stderr
+        p = run([sys.executable, RPC, "-s", t.sock, "nope"])
+        assert p.returncode == 1 and "Method not found" in p.stderr, p.stderr
+        p = run([sys.executable, RPC, "-s", os.path.join(WORK, "absent.sock"), "rpc_get_methods"])
+        assert p.returncode == 2 and "cannot talk" in p.stderr, p.stderr
+    finally:
+        t.kill()
+
+
+def t_config_file_replayed_and_bad_config_stops_startup():
+    good = os.path.join(WORK, "good.json")
+    with open(good, "w") as f:
+        json.dump({"subsystems": [{"subsystem": "framework", "config": [
+            {"method": "rpc_get_methods", "params": {"current": True}}]}]}, f)
+    t = Target(app=["-c", good])
+    try:
+        assert "good.json: configuration applied" in t.output(), t.output()
+        rc, _ = t.stop()
+        assert rc == 0
+    finally:
+        t.kill()
+
+    cases = [
+        ({"subsystems": [{"subsystem": "bdev", "config": [
+            {"method": "bdev_does_not_exist", "params": {}}]}]},
+         ["bad1.json", "subsystem bdev", "bdev_does_not_exist", "Method not found"]),
+        ({"subsystems": [{"subsystem": "framework", "config": [
+            {"method": "rpc_get_methods", "params": {"current": 3}}]}]},
+         ["bad2.json", "rpc_get_methods", "parameter current must be a boolean"]),
+        ('{"subsystems": [ {"subsystem": "x", ', ["bad3.json", "line 1"]),
+        ({"subsystem": []}, ["bad4.json", "\"subsystems\" array"]),
+    ]
+    for i, (cfg, expect) in enumerate(cases, 1):
+        path = os.path.join(WORK, "bad%d.json" % i)
+        with open(path, "w") as f:
+            f.write(cfg if isinstance(cfg, str) else json.dumps(cfg))
+        t = Target(app=["-c", path], wait=False)
+        try:
+            rc = t.proc.wait(timeout=20)
+            out = t.output()
+            assert rc == 1, "bad config %d: exit %d\n%s" % (i, rc, out)
+            for e in expect:
+                assert e in out, "bad config %d: %r not in log:\n%s" % (i, e, out)
+            assert not os.path.exists(t.sock), "socket left after failed start"
+        finally:
+            t.kill()
+    t = Target(app=["-c", os.path.join(WORK, "missing.json")], wait=False)
+    try:
+        assert t.proc.wait(timeout=20) == 1
+        assert "missing.json" in t.output() and "No such file" in t.output(), t.output()
+    finally:
+        t.kill()
+
+
+def t_wait_for_rpc():
+    t = Target(app=["--wait-for-rpc"])
+    try:
+        methods = t.call("rpc_get_methods", {"current": True})["result"]
+        assert "framework_start_init" in methods, methods
+        assert "configuration applied" not in t.output()
+        r = t.call("framework_start_init")
+        assert r.get("result") is True, r
+        assert "embedded default config: configuration applied" in t.output(), t.output()
+        r = t.call("framework_start_init")
+        assert r["error"]["code"] == -1, r
+        rc, _ = t.stop()
+        assert rc == 0
+    finally:
+        t.kill()
+
+
+def t_second_instance_on_same_socket_refused():
+    t = Target()
+    try:
+        other = subprocess.run([TGT] + EAL + ["--file-prefix", t.prefix + "b", "--", "-r", t.sock],
+                               capture_output=True, text=True, timeout=30)
+        assert other.returncode == 1, other.returncode
+        assert "served by another process" in other.stdout + other.stderr, other.stdout
+        assert t.call("tern_get_version")["result"], "first instance unaffected"
+        assert t.stop()[0] == 0
+    finally:
+        t.kill()
+
+
+def t_command_line():
+    p = run([TGT, "--help"])
+    assert p.returncode == 0, p.returncode
+    assert "Options (after `--`)" in p.stdout and "--wait-for-rpc" in p.stdout, p.stdout
+    assert "EAL common options" in p.stdout, "EAL's half of the help is missing"
+    p = run([TGT, "-l", "0", "--", "--help"])
+    assert p.returncode == 0 and "EAL common options" in p.stdout
+    p = run([TGT, "--", "--version"])
+    assert p.returncode == 0 and p.stdout.startswith("tern-tgt "), p.stdout
+    p = run([TGT, "--", "--bogus"])
+    assert p.returncode == 2 and "unknown option --bogus" in p.stderr, p.stderr
+    p = run([TGT, "--", "-c"])
+    assert p.returncode == 2 and "needs an argument" in p.stderr, p.stderr
+    p = run([TGT, "--", "extra"])
+    assert p.returncode == 2 and "unexpected argument" in p.stderr, p.stderr
+    p = run([TGT, "--", "--print-default-config"])
+    assert p.returncode == 0 and "subsystems" in json.loads(p.stdout), p.stdout
+    p = run([TGT, "-l", "0-1", "--no-huge", "--no-such-eal-flag", "--", "-r", os.path.join(WORK, "x.sock")])
+    assert p.returncode == 1 and "EAL initialisation failed" in p.stdout + p.stderr, p.stdout + p.stderr
+
+
+TESTS = [v for k, v in sorted(globals().items()) if k.startswith("t_")]
+
+
+def main():
+    check_environment()
+    passed = failed = 0
+    for t in TESTS:
+        t0 = time.time()
+        try:
+            t()
+            passed += 1
+            print("PASS %s (%.1fs)" % (t.__name__[2:], time.time() - t0), flush=True)
+        except Exception:
+            failed += 1
+            print("FAIL %s (%.1fs)" % (t.__name__[2:], time.time() - t0), flush=True)
+            traceback.print_exc(file=sys.stdout)
+    print("%d passed, %d failed" % (passed, failed))
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
