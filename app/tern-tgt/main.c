@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tern_bdev.h"
 #include "tern_config.h"
 #include "tern_env.h"
 #include "tern_reactor.h"
@@ -45,6 +46,11 @@ static struct {
 };
 
 static volatile sig_atomic_t g_signal;
+/* framework_wait_init callers, answered when the configuration is applied. */
+#define MAX_INIT_WAITERS 64
+static struct tern_rpc_request *g_init_waiters[MAX_INIT_WAITERS];
+static int g_n_init_waiters;
+static enum { INIT_PENDING, INIT_DONE, INIT_FAILED } g_init_state;
 static int g_exit_code;
 static bool g_shutting_down;
 static struct tern_poller *g_signal_poller;
@@ -86,12 +92,17 @@ on_signal(int signo)
     g_signal = signo;
 }
 
+static void answer_init_waiters(void);
+
 static void
 shutdown_target(void)
 {
     if (g_shutting_down)
         return;
     g_shutting_down = true;
+    if (g_init_state == INIT_PENDING)
+        g_init_state = INIT_FAILED;
+    answer_init_waiters();
     tern_poller_unregister(&g_signal_poller);
     tern_rpc_server_stop();
     tern_reactors_stop();
@@ -109,9 +120,42 @@ signal_poll(void *arg)
 }
 
 static void
+answer_init_waiters(void)
+{
+    while (g_n_init_waiters > 0) {
+        struct tern_rpc_request *w = g_init_waiters[--g_n_init_waiters];
+
+        if (g_init_state == INIT_DONE)
+            tern_rpc_reply(w, NULL);
+        else
+            tern_rpc_reply_error(w, TERN_RPC_INTERNAL_ERROR, "start-up failed; see the log");
+    }
+}
+
+static void
+framework_wait_init(struct tern_rpc_request *req, const json_t *params)
+{
+    if (!tern_rpc_decode_or_reply(req, params, NULL, 0, NULL))
+        return;
+    if (g_init_state == INIT_DONE) {
+        tern_rpc_reply(req, NULL);
+    } else if (g_init_state == INIT_FAILED) {
+        tern_rpc_reply_error(req, TERN_RPC_INTERNAL_ERROR, "start-up failed; see the log");
+    } else if (g_n_init_waiters == MAX_INIT_WAITERS) {
+        tern_rpc_reply_error(req, TERN_RPC_INTERNAL_ERROR, "too many framework_wait_init calls waiting");
+    } else {
+        g_init_waiters[g_n_init_waiters++] = req;
+    }
+}
+TERN_RPC_REGISTER("framework_wait_init", framework_wait_init, TERN_RPC_STARTUP | TERN_RPC_RUNTIME)
+
+static void
 config_done(void *ctx, int status)
 {
     struct tern_rpc_request *req = ctx;
+
+    g_init_state = status == 0 ? INIT_DONE : INIT_FAILED;
+    answer_init_waiters();
 
     if (status != 0) {
         if (req != NULL) {
@@ -129,9 +173,17 @@ config_done(void *ctx, int status)
         tern_rpc_reply(req, NULL);
 }
 
+/* Start the subsystems with the options set so far (--wait-for-rpc lets a
+ * script set them first), then replay the configuration. */
 static int
 apply_config(struct tern_rpc_request *req)
 {
+    int rc = tern_bdev_init();
+
+    if (rc != 0) {
+        TERN_LOG(g_log, ERR, "cannot start the bdev layer: %s", strerror(-rc));
+        return rc;
+    }
     tern_rpc_set_state(TERN_RPC_RUNTIME);
     if (g_opts.config_file != NULL)
         return tern_rpc_config_load_file(g_opts.config_file, config_done, req);
@@ -294,6 +346,7 @@ main(int argc, char **argv)
             g_exit_code = EXIT_STARTUP;
     }
     tern_rpc_server_stop();
+    tern_bdev_fini();
     tern_reactors_fini();
     tern_env_fini();
     free(app_argv);

@@ -271,6 +271,7 @@ def t_config_file_replayed_and_bad_config_stops_startup():
             {"method": "rpc_get_methods", "params": {"current": True}}]}]}, f)
     t = Target(app=["-c", good])
     try:
+        assert t.call("framework_wait_init").get("result") is True
         assert "good.json: configuration applied" in t.output(), t.output()
         rc, _ = t.stop()
         assert rc == 0
@@ -315,8 +316,20 @@ def t_wait_for_rpc():
         methods = t.call("rpc_get_methods", {"current": True})["result"]
         assert "framework_start_init" in methods, methods
         assert "configuration applied" not in t.output()
+        # wait_init answers only once the configuration is applied
+        s = t.connect()
+        s.sendall(b'{"jsonrpc":"2.0","id":41,"method":"framework_wait_init"}')
+        s.settimeout(0.3)
+        try:
+            early = s.recv(100)
+        except socket.timeout:
+            early = b""
+        assert early == b"", "framework_wait_init answered before init: %r" % early
+        s.settimeout(10)
         r = t.call("framework_start_init")
         assert r.get("result") is True, r
+        assert json.loads(read_line(s))["id"] == 41
+        s.close()
         assert "embedded default config: configuration applied" in t.output(), t.output()
         r = t.call("framework_start_init")
         assert r["error"]["code"] == -1, r
@@ -358,6 +371,62 @@ def t_command_line():
     assert p.returncode == 0 and "subsystems" in json.loads(p.stdout), p.stdout
     p = run([TGT, "-l", "0-1", "--no-huge", "--no-such-eal-flag", "--", "-r", os.path.join(WORK, "x.sock")])
     assert p.returncode == 1 and "EAL initialisation failed" in p.stdout + p.stderr, p.stdout + p.stderr
+
+
+def t_bdevs_by_rpc():
+    t = Target()
+    try:
+        r = t.call("bdev_malloc_create", {"name": "M0", "num_blocks": 2048, "block_size": 512})
+        assert r["result"] == "M0", r
+        r = t.call("bdev_null_create", {"name": "N0", "num_blocks": 1 << 30, "block_size": 4096,
+                                        "uuid": "f81d4fae-7dec-11d0-a765-00a0c91e6bf6"})
+        assert r["result"] == "N0", r
+        bdevs = {b["name"]: b for b in t.call("bdev_get_bdevs")["result"]}
+        assert set(bdevs) == {"M0", "N0"}, bdevs
+        assert bdevs["M0"]["num_blocks"] == 2048 and bdevs["M0"]["product_name"] == "malloc"
+        assert bdevs["N0"]["uuid"] == "f81d4fae-7dec-11d0-a765-00a0c91e6bf6", bdevs["N0"]
+        assert bdevs["N0"]["supported_io_types"]["compare"] is False
+        assert bdevs["M0"]["supported_io_types"]["compare"] is True
+        # Bad input: clear errors, nothing else changes.
+        r = t.call("bdev_malloc_create", {"name": "M0", "num_blocks": 8, "block_size": 512})
+        assert r["error"]["code"] == -17, r
+        r = t.call("bdev_malloc_create", {"name": "Big", "num_blocks": 1 << 40, "block_size": 512})
+        assert r["error"]["code"] == -12 and "DPDK memory" in r["error"]["message"], r
+        r = t.call("bdev_null_create", {"name": "X", "num_blocks": 8, "block_size": 513})
+        assert r["error"]["code"] == -32602, r
+        r = t.call("bdev_null_create", {"name": "X", "num_blocks": 8})
+        assert r["error"]["code"] == -32602 and "block_size" in r["error"]["message"], r
+        r = t.call("bdev_get_bdevs", {"name": "nope"})
+        assert r["error"]["code"] == -19, r
+        r = t.call("bdev_malloc_delete", {"name": "N0"})
+        assert r["error"]["code"] == -19, "a malloc delete must not remove a null bdev: %s" % r
+        r = t.call("bdev_set_options", {"bdev_io_pool_size": 1000})
+        assert r["error"]["code"] == -1, "startup-only method at runtime: %s" % r
+        assert len(t.call("bdev_get_bdevs")["result"]) == 2
+        assert t.call("bdev_malloc_delete", {"name": "M0"})["result"] is True
+        assert t.call("bdev_null_delete", {"name": "N0"})["result"] is True
+        assert t.call("bdev_get_bdevs")["result"] == []
+        assert t.stop()[0] == 0
+        assert "never came back" not in t.output(), t.output()
+    finally:
+        t.kill()
+
+
+def t_bdev_options_before_init():
+    t = Target(app=["--wait-for-rpc"])
+    try:
+        r = t.call("bdev_set_options", {"bdev_io_pool_size": 4096, "bdev_io_cache_size": 64})
+        assert r.get("result") is True, r
+        r = t.call("bdev_set_options", {"bdev_io_pool_size": 0})
+        assert r["error"]["code"] == -32602, r
+        assert t.call("framework_start_init").get("result") is True
+        assert t.call("framework_wait_init").get("result") is True
+        out = t.output()
+        assert "mempool tern_bdev_io: 4096 objects" in out, out
+        assert "bdev_io_cache_size 64 ignored" in out, out
+        assert t.stop()[0] == 0
+    finally:
+        t.kill()
 
 
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("t_")]
