@@ -84,7 +84,9 @@ struct tern_bdev_channel *tern_bdev_get_channel(struct tern_bdev_desc *desc);
 void tern_bdev_put_channel(struct tern_bdev_channel *ch);
 
 /*
- * Submit one I/O on the calling lcore's channel. Returns 0 (cb will be
+ * Submit one I/O on the calling lcore's channel. The iovec array and the
+ * buffers stay the caller's and must stay valid until cb runs (modules read
+ * the array when they reach the device, not during this call). Returns 0 (cb will be
  * called exactly once, never from inside this call), -ENOMEM (no I/O object:
  * queue a waiter and try again when it runs), -EINVAL (range or arguments),
  * -ENOTSUP (the bdev does not do this type) or -ENODEV (the bdev is being
