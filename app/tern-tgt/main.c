@@ -18,6 +18,7 @@
 
 #include "tern_bdev.h"
 #include "tern_config.h"
+#include "tern_nvmf.h"
 #include "tern_env.h"
 #include "tern_reactor.h"
 #include "tern_rpc.h"
@@ -184,6 +185,11 @@ apply_config(struct tern_rpc_request *req)
         TERN_LOG(g_log, ERR, "cannot start the bdev layer: %s", strerror(-rc));
         return rc;
     }
+    rc = tern_nvmf_init();
+    if (rc != 0) {
+        TERN_LOG(g_log, ERR, "cannot start the NVMe-oF target: %s", strerror(-rc));
+        return rc;
+    }
     tern_rpc_set_state(TERN_RPC_RUNTIME);
     if (g_opts.config_file != NULL)
         return tern_rpc_config_load_file(g_opts.config_file, config_done, req);
@@ -346,6 +352,7 @@ main(int argc, char **argv)
             g_exit_code = EXIT_STARTUP;
     }
     tern_rpc_server_stop();
+    tern_nvmf_fini();
     tern_bdev_fini();
     tern_reactors_fini();
     tern_env_fini();

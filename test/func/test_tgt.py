@@ -429,6 +429,71 @@ def t_bdev_options_before_init():
         t.kill()
 
 
+def t_nvmf_subsystems_by_rpc():
+    nqn = "nqn.2016-06.io.spdk:cnode1"
+    t = Target()
+    try:
+        def ok(method, params=None):
+            r = t.call(method, params)
+            assert "error" not in r, "%s %s: %s" % (method, params, r)
+            return r["result"]
+
+        def err(method, params, code, text=None):
+            r = t.call(method, params)
+            assert "error" in r and r["error"]["code"] == code, "%s %s: %s" % (method, params, r)
+            if text:
+                assert text in r["error"]["message"], r
+            return r
+
+        subs = ok("nvmf_get_subsystems")
+        assert [x["nqn"] for x in subs] == ["nqn.2014-08.org.nvmexpress.discovery"], subs
+        ok("bdev_malloc_create", {"name": "M0", "num_blocks": 1024, "block_size": 512})
+        ok("bdev_malloc_create", {"name": "M1", "num_blocks": 1024, "block_size": 4096})
+        ok("nvmf_create_subsystem", {"nqn": nqn, "serial_number": "SN0001", "max_namespaces": 4})
+        err("nvmf_create_subsystem", {"nqn": nqn}, -17)
+        err("nvmf_create_subsystem", {"nqn": "nqn.2016-06.io..spdk:x"}, -32602, "domain label")
+        err("nvmf_create_subsystem", {"nqn": "iqn.x"}, -32602, "nqn.")
+        err("nvmf_create_subsystem", {"nqn": "nqn.2016-06.io.spdk:c2", "serial_number": "x" * 21}, -32602)
+        err("nvmf_create_subsystem", {"nqn": "nqn.2014-08.org.nvmexpress.discovery"}, -32602)
+        assert ok("nvmf_subsystem_add_ns", {"nqn": nqn, "namespace": {"bdev_name": "M0"}}) == 1
+        assert ok("nvmf_subsystem_add_ns", {"nqn": nqn, "namespace": {
+            "bdev_name": "M1", "nsid": 3, "nguid": "00112233-4455-6677-8899-AABBCCDDEEFF",
+            "eui64": "0011223344556677"}}) == 3
+        err("nvmf_subsystem_add_ns", {"nqn": nqn, "namespace": {"bdev_name": "M1"}}, -17, "already")
+        err("nvmf_subsystem_add_ns", {"nqn": nqn, "namespace": {"bdev_name": "nope"}}, -19)
+        err("nvmf_subsystem_add_ns", {"nqn": nqn, "namespace": {"bdev_name": "M0", "nsid": 9}}, -32602)
+        err("nvmf_subsystem_add_ns", {"nqn": nqn, "namespace": {"bdev_name": "M0", "nguid": "12"}}, -32602)
+        err("nvmf_subsystem_add_ns", {"nqn": nqn, "namespace": {"bdev_nam": "M0"}}, -32602, "bdev_nam")
+        err("nvmf_subsystem_add_ns", {"nqn": "nqn.2016-06.io.spdk:none", "namespace": {"bdev_name": "M0"}}, -19)
+        ok("nvmf_subsystem_add_host", {"nqn": nqn, "host": "nqn.2014-08.org.nvmexpress:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6"})
+        err("nvmf_subsystem_add_host", {"nqn": nqn, "host": "host1"}, -32602)
+        err("nvmf_subsystem_add_host", {"nqn": "nqn.2014-08.org.nvmexpress.discovery",
+                                        "host": "nqn.2016-06.io.spdk:h"}, -32602, "every host")
+        ok("nvmf_subsystem_allow_any_host", {"nqn": nqn, "allow_any_host": True})
+        sub = [x for x in ok("nvmf_get_subsystems") if x["nqn"] == nqn][0]
+        assert sub["serial_number"] == "SN0001" and sub["allow_any_host"] is True, sub
+        assert [n["nsid"] for n in sub["namespaces"]] == [1, 3], sub
+        ns3 = sub["namespaces"][1]
+        assert ns3["nguid"] == "00112233445566778899AABBCCDDEEFF" and ns3["eui64"] == "0011223344556677", ns3
+        assert len(sub["hosts"]) == 1, sub
+        ok("nvmf_subsystem_remove_host", {"nqn": nqn, "host": sub["hosts"][0]["nqn"]})
+        err("nvmf_subsystem_remove_host", {"nqn": nqn, "host": sub["hosts"][0]["nqn"]}, -32602)
+        ok("nvmf_subsystem_remove_ns", {"nqn": nqn, "nsid": 1})
+        err("nvmf_subsystem_remove_ns", {"nqn": nqn, "nsid": 1}, -32602)
+        # A bdev deleted under a namespace takes the namespace with it.
+        ok("bdev_malloc_delete", {"name": "M1"})
+        sub = [x for x in ok("nvmf_get_subsystems") if x["nqn"] == nqn][0]
+        assert sub["namespaces"] == [], sub
+        assert "bdev M1 is going away; removing namespace 3" in t.output()
+        err("nvmf_delete_subsystem", {"nqn": "nqn.2014-08.org.nvmexpress.discovery"}, -32602)
+        ok("nvmf_delete_subsystem", {"nqn": nqn})
+        err("nvmf_delete_subsystem", {"nqn": nqn}, -19)
+        assert t.stop()[0] == 0
+        assert "never came back" not in t.output()
+    finally:
+        t.kill()
+
+
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("t_")]
 
 
