@@ -156,17 +156,30 @@ else
 fi
 
 # ------------------------------------------------------------------ share content
-cp "$HERE/lib/guest.sh" "$HERE/lib/vmlib.sh" "$LOGDIR/.tern/lib/"
+# Everything the guests run is copied into the share (.tern/), so a test can
+# live anywhere on the host (even under /tmp, which the guests cover with
+# tmpfs) and cannot change under a running boot. A test's whole directory is
+# copied (files only), so it can source its siblings via $TERN_VM_TESTS.
+cp "$HERE"/lib/*.sh "$LOGDIR/.tern/lib/"
 cp "$HERE/lib/guest.sh" "$LOGDIR/.tern/guest.sh"
-names=()
+names=() guest_paths=() srcdirs=()
 i=0
 for t in "${TESTS[@]}"; do
     i=$((i + 1))
-    cp "$t" "$LOGDIR/.tern/tests/$i.sh"
+    d=$(cd "$(dirname "$t")" && pwd)
+    k=
+    for j in "${!srcdirs[@]}"; do [ "${srcdirs[$j]}" = "$d" ] && k=$j; done
+    if [ -z "$k" ]; then
+        k=${#srcdirs[@]}
+        srcdirs+=("$d")
+        mkdir -p "$LOGDIR/.tern/tests/$k"
+        find "$d" -maxdepth 1 -type f -exec cp {} "$LOGDIR/.tern/tests/$k/" \;
+    fi
+    guest_paths+=("tests/$k/$(basename "$t")")
     names+=("$(printf '%02d-%s' "$i" "$(basename "$t" .sh)")")
 done
 {
-    printf 'TESTS=%q\n' "$(for t in "${TESTS[@]}"; do basename "$t"; done | tr '\n' ' ')"
+    printf 'TESTS=%q\n' "${guest_paths[*]}"
     printf 'TEST_TIMEOUT=%q\nBOOT_TIMEOUT=%q\nSHELL_TIMEOUT=%q\n' "$TEST_TIMEOUT" "$BOOT_TIMEOUT" "$SHELL_TIMEOUT"
     printf 'TERN_VM_TGT_ADDR=%q\nTERN_VM_HOST_ADDR=%q\n' "$TGT_ADDR" "$HOST_ADDR"
     printf 'TERN_VM_IFACE=eth0\nTERN_VM_RDMA_DEV=rxe0\n'

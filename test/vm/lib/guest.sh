@@ -39,7 +39,8 @@ exec > >(tee -a "$GLOG" > /dev/console) 2>&1
 export TERN_VM_ROLE=$ROLE
 if [ "$ROLE" = tgt ]; then TERN_VM_PEER_ROLE=host; else TERN_VM_PEER_ROLE=tgt; fi
 export TERN_VM_PEER_ROLE TERN_VM_TGT_ADDR TERN_VM_HOST_ADDR TERN_VM_IFACE TERN_VM_RDMA_DEV
-export TERN_VM_SHARE=$SHARE TERN_VM_LIB=$T/lib/vmlib.sh TERN_SRC TERN_BUILD_DIR
+export TERN_VM_SHARE=$SHARE TERN_VM_LIB=$T/lib/vmlib.sh TERN_VM_LIBDIR=$T/lib TERN_SRC TERN_BUILD_DIR
+export TERN_VM_TEST_TIMEOUT=$TEST_TIMEOUT
 if [ "$ROLE" = tgt ]; then
     export TERN_VM_SELF_ADDR=$TERN_VM_TGT_ADDR TERN_VM_PEER_ADDR=$TERN_VM_HOST_ADDR
 else
@@ -186,16 +187,19 @@ for t in $TESTS; do
     dir=$SHARE/tests/$name
     mkdir -p "$dir" "$T/sync/$name"
     export TERN_VM_TEST_NAME=$name TERN_VM_TEST_DIR=$dir TERN_VM_SYNC=$T/sync/$name
+    export TERN_VM_TESTS=$T/$(dirname "$t")
     export TERN_VM_PEER_DONE=$T/status/$TERN_VM_PEER_ROLE.$name.rc
     # Start every test in step; a peer that never arrives fails this test.
     if ! vm_barrier start "$TEST_TIMEOUT"; then
         echo 1 > "$T/status/$ROLE.$name.rc"
         continue
     fi
+    # A writable scratch cwd (/ is the read-only host root).
+    mkdir -p "/tmp/work/$name" && cd "/tmp/work/$name" || exit
     log "test $name: start"
     start=$(date +%s)
     # Test output: its own log, and the console (interleaved with kernel logs).
-    timeout -k 10 "$TEST_TIMEOUT" bash "$T/tests/$idx.sh" 2>&1 < /dev/null \
+    timeout -k 10 "$TEST_TIMEOUT" bash "$T/$t" 2>&1 < /dev/null \
         | tee "$dir/$ROLE.log"
     rc=${PIPESTATUS[0]}
     [ "$rc" = 124 ] && log "test $name: TIMEOUT after ${TEST_TIMEOUT}s"
