@@ -208,28 +208,24 @@ common_args() {   # $1 = role
 }
 CMDLINE_COMMON="console=ttyS0 panic=-1 mitigations=off rdinit=/init tern.mode=$MODE"
 
-port_listening() {   # is 127.0.0.1:$1 in LISTEN state? (no probe connection:
-    local hex        # QEMU's listening netdev would take it as its peer)
-    hex=$(printf '0100007F:%04X' "$1")
-    awk -v a="$hex" '$2 == a && $4 == "0A" { f = 1 } END { exit !f }' /proc/net/tcp
-}
-
-# The link: the host VM listens on a free loopback port and the target VM
-# connects, so in shell mode the target's QEMU (which owns the terminal) can be
-# started last, in the foreground.
+# The link: a QEMU "socket" netdev in UDP mode on 127.0.0.1, one port per VM,
+# each sending to the other's. Why UDP and not the TCP stream mode
+# (listen=/connect=): with TCP, a slow (TCG) receiver fills the stream, the
+# sender's virtio-net transmit goes asynchronous, and a `set_link off` in that
+# state left the guest's virtio-net TX queue stuck for good (NETDEV WATCHDOG
+# "transmit queue 0 timed out", seen with QEMU 7.2). UDP never blocks the
+# sender: a frame the receiver cannot take is dropped, as on a real wire.
 start_host() {
-    local port=$1
     local -a args
     mapfile -t args < <(common_args host)
     timeout -k 10 "$TOTAL" "$QEMU" "${args[@]}" -machine q35 \
         -append "$CMDLINE_COMMON tern.role=host" \
-        -netdev "socket,id=n0,listen=127.0.0.1:$port" \
+        -netdev "socket,id=n0,udp=127.0.0.1:$TGT_PORT,localaddr=127.0.0.1:$HOST_PORT" \
         -chardev "file,id=con,path=$LOGDIR/console-host.log" -serial chardev:con \
         2> "$LOGDIR/qemu-host.log" < /dev/null &
     HOST_PID=$!
 }
 start_tgt() {
-    local port=$1
     local -a args
     mapfile -t args < <(common_args tgt)
     if [ "$MODE" = shell ]; then
@@ -243,7 +239,7 @@ start_tgt() {
         -machine q35,kernel-irqchip=split \
         -device intel-iommu,intremap=on,caching-mode=on \
         -append "$CMDLINE_COMMON tern.role=tgt intel_iommu=on iommu=pt" \
-        -netdev "socket,id=n0,connect=127.0.0.1:$port" \
+        -netdev "socket,id=n0,udp=127.0.0.1:$HOST_PORT,localaddr=127.0.0.1:$TGT_PORT" \
         -drive "file=$RT/nvme.img,if=none,id=nvm,format=raw" \
         -device nvme,serial=TERNVM0001,drive=nvm \
         2> "$LOGDIR/qemu-tgt.log" &
@@ -251,24 +247,27 @@ start_tgt() {
 }
 
 T0=$(date +%s)
-# A port taken between picking and binding makes QEMU exit at once: pick
-# another (3 tries).
+# Ports are picked free, but one could be taken before QEMU binds it; QEMU
+# then exits at once: pick new ones (3 tries). In shell mode the target VM is
+# started later in the foreground, so only the host VM is checked here.
 started=
 for try in 1 2 3; do
-    PORT=$(python3 "$HERE/lib/freeport.py") || env_fail "cannot pick a free TCP port"
-    start_host "$PORT"
-    for ((i = 0; i < 100; i++)); do               # up to 10 s to listen
-        port_listening "$PORT" && { started=1; break; }
-        kill -0 "$HOST_PID" 2> /dev/null || break
-        sleep 0.1
-    done
-    [ -n "$started" ] && break
-    kill "$HOST_PID" 2> /dev/null; wait "$HOST_PID" 2> /dev/null
-    say "host QEMU did not listen on 127.0.0.1:$PORT (try $try): $(tail -n 1 "$LOGDIR/qemu-host.log")"
+    read -r HOST_PORT TGT_PORT < <(python3 "$HERE/lib/freeport.py" 2) \
+        || env_fail "cannot pick free UDP ports on 127.0.0.1"
+    start_host
+    [ "$MODE" = shell ] || start_tgt < /dev/null
+    sleep 2
+    ok=1
+    kill -0 "$HOST_PID" 2> /dev/null || ok=
+    [ "$MODE" = shell ] || kill -0 "$TGT_PID" 2> /dev/null || ok=
+    if [ -n "$ok" ]; then started=1; break; fi
+    kill "$HOST_PID" "${TGT_PID:-}" 2> /dev/null; wait 2> /dev/null
+    say "QEMU did not start (try $try): $(tail -n 1 "$LOGDIR/qemu-host.log" "$LOGDIR/qemu-tgt.log" 2> /dev/null | tr '\n' ' ')"
 done
-[ -n "$started" ] || env_fail "host QEMU could not start/listen on a loopback port: $(tail -n 3 "$LOGDIR/qemu-host.log")"
+[ -n "$started" ] || env_fail "QEMU could not start: $(tail -n 3 "$LOGDIR/qemu-host.log" "$LOGDIR/qemu-tgt.log" 2> /dev/null | tr '\n' ' ')"
 PIDS+=("$HOST_PID")
-say "logs: $LOGDIR   link: 127.0.0.1:$PORT   runtime: $RT"
+[ "$MODE" = shell ] || PIDS+=("$TGT_PID")
+say "logs: $LOGDIR   link: udp 127.0.0.1:$HOST_PORT<->$TGT_PORT   runtime: $RT"
 
 # ------------------------------------------------------------------ link requests
 # A guest asks for a link change by writing .tern/req/<id>.req ("cut 5 both",
@@ -320,14 +319,12 @@ if [ "$MODE" = shell ]; then
     POLLER=$!
     say "booting (about a minute under TCG); exit the guest shell to stop both VMs."
     say "from another terminal: test/vm/link.sh $RT cut 5"
-    start_tgt "$PORT"
+    start_tgt
     PIDS+=("$TGT_PID")
     wait "$TGT_PID"
     for ((i = 0; i < 600; i++)); do kill -0 "$HOST_PID" 2> /dev/null || break; sleep 0.1; done
     exit 0
 fi
-start_tgt "$PORT" < /dev/null
-PIDS+=("$TGT_PID")
 
 # ------------------------------------------------------------------ wait for the guests
 boot_reported=

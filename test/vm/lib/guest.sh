@@ -197,10 +197,18 @@ for t in $TESTS; do
     # A writable scratch cwd (/ is the read-only host root).
     mkdir -p "/tmp/work/$name" && cd "/tmp/work/$name" || exit
     log "test $name: start"
+    # A previous test may have left the link broken (a wedged driver, a cut
+    # never restored): say so at the top of this test's log, so a failure
+    # here is not blamed on this test without that context.
+    if ! ping -c 1 -W 2 "$TERN_VM_PEER_ADDR" > /dev/null 2>&1 \
+        && ! ping -c 2 -W 2 "$TERN_VM_PEER_ADDR" > /dev/null 2>&1; then
+        echo "NOTE: peer $TERN_VM_PEER_ADDR does not answer ping at the start of $name" \
+            | tee "$dir/$ROLE.log"
+    fi
     start=$(date +%s)
     # Test output: its own log, and the console (interleaved with kernel logs).
     timeout -k 10 "$TEST_TIMEOUT" bash "$T/$t" 2>&1 < /dev/null \
-        | tee "$dir/$ROLE.log"
+        | tee -a "$dir/$ROLE.log"
     rc=${PIPESTATUS[0]}
     [ "$rc" = 124 ] && log "test $name: TIMEOUT after ${TEST_TIMEOUT}s"
     echo "$rc" > "$T/status/$ROLE.$name.rc"

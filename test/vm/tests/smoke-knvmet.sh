@@ -22,6 +22,7 @@ set -u
 . "$TERN_VM_LIBDIR/knvmet.sh"
 TR=${KNVMET_TRANSPORT:?}
 CUT=${KNVMET_CUT:-0}
+CUT_SIDE=${KNVMET_CUT_SIDE:-both}   # both: pulled cable; tgt|host: one end downed
 EXPECT_RECONNECT=${KNVMET_EXPECT_RECONNECT:-0}
 KATO=${KNVMET_KATO:-5}
 NQN=nqn.2024-01.org.tern:vm-smoke-$TR
@@ -54,7 +55,7 @@ else
     knvmet_fio "$dev" 30 "$TR-cut" & fpid=$!
     sleep 5
     kill -0 $fpid 2> /dev/null || vm_fail "fio ended before the cut: $(tail -n 20 "$TERN_VM_TEST_DIR/fio-$TR-cut.txt")"
-    vm_link cut "$CUT" both || vm_env_fail "the runner did not cut the link"
+    vm_link cut "$CUT" "$CUT_SIDE" || vm_env_fail "the runner did not cut the link"
     t_cut=$(date +%s)
     # A bounded wait for fio (it stops by itself; timeout guards a hang).
     for ((i = 0; i < 600; i++)); do kill -0 $fpid 2> /dev/null || break; sleep 0.5; done
