@@ -134,3 +134,12 @@ tern_bdev_rpc_delete(struct tern_rpc_request *req, const json_t *params, const c
     }
     tern_bdev_unregister(b, delete_done, req);
 }
+
+bool
+tern_bdev_rpc_uuid(struct tern_rpc_request *req, const char *text, uint8_t out[16])
+{
+    if (text == NULL || tern_bdev_uuid_parse(text, out) == 0)
+        return true;
+    tern_rpc_reply_error(req, TERN_RPC_INVALID_PARAMS, "uuid %s is not a UUID", text);
+    return false;
+}

@@ -68,6 +68,10 @@ void tern_bdev_io_complete(struct tern_bdev_io *io, enum tern_bdev_io_status sta
  * (after its holders closed it). */
 void tern_bdev_rpc_delete(struct tern_rpc_request *req, const json_t *params, const char *module);
 
+/* For create RPCs: parse an optional "uuid" parameter into `out`; true if
+ * absent or valid, false after replying Invalid params. */
+bool tern_bdev_rpc_uuid(struct tern_rpc_request *req, const char *text, uint8_t out[16]);
+
 /* Fill a UUID (version 4, random). */
 void tern_bdev_generate_uuid(uint8_t uuid[16]);
 /* "xxxxxxxx-xxxx-..." (37 bytes with the NUL) and back; parse returns 0/-EINVAL. */

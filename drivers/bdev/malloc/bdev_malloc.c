@@ -116,10 +116,8 @@ bdev_malloc_create(struct tern_rpc_request *req, const json_t *params)
 
     if (!tern_rpc_decode_or_reply(req, params, spec, 4, &a))
         return;
-    if (a.uuid != NULL && tern_bdev_uuid_parse(a.uuid, uuid) != 0) {
-        tern_rpc_reply_error(req, TERN_RPC_INVALID_PARAMS, "uuid %s is not a UUID", a.uuid);
+    if (!tern_bdev_rpc_uuid(req, a.uuid, uuid))
         return;
-    }
     if (a.name == NULL) {
         /* SPDK's convention: Malloc0, Malloc1, ... */
         do {

@@ -61,10 +61,8 @@ bdev_null_create(struct tern_rpc_request *req, const json_t *params)
         tern_rpc_reply_error(req, TERN_RPC_INVALID_PARAMS, "md_size: metadata is not supported");
         return;
     }
-    if (a.uuid != NULL && tern_bdev_uuid_parse(a.uuid, uuid) != 0) {
-        tern_rpc_reply_error(req, TERN_RPC_INVALID_PARAMS, "uuid %s is not a UUID", a.uuid);
+    if (!tern_bdev_rpc_uuid(req, a.uuid, uuid))
         return;
-    }
     p.name = a.name;
     p.module = "null";
     p.block_size = a.block_size;

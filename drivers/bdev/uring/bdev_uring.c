@@ -271,10 +271,8 @@ bdev_uring_create(struct tern_rpc_request *req, const json_t *params)
 
     if (!tern_rpc_decode_or_reply(req, params, spec, 4, &a))
         return;
-    if (a.uuid != NULL && tern_bdev_uuid_parse(a.uuid, uuid) != 0) {
-        tern_rpc_reply_error(req, TERN_RPC_INVALID_PARAMS, "uuid %s is not a UUID", a.uuid);
+    if (!tern_bdev_rpc_uuid(req, a.uuid, uuid))
         return;
-    }
     if (tern_bdev_get_by_name(a.name) != NULL) {
         tern_rpc_reply_error(req, -EEXIST, "bdev %s already exists", a.name);
         return;
