@@ -215,12 +215,18 @@ CMDLINE_COMMON="console=ttyS0 panic=-1 mitigations=off rdinit=/init tern.mode=$M
 # state left the guest's virtio-net TX queue stuck for good (NETDEV WATCHDOG
 # "transmit queue 0 timed out", seen with QEMU 7.2). UDP never blocks the
 # sender: a frame the receiver cannot take is dropped, as on a real wire.
+# The link breaker (link.sh down/up/cut): a filter on the netdev that, when
+# switched on, redirects every frame, both ways, into a null chardev. The NIC
+# keeps carrier; see link.sh for why set_link is not the default.
+CUT_FILTER=(-chardev null,id=cutsink
+            -object filter-redirector,id=cut,netdev=n0,queue=all,outdev=cutsink,status=off)
 start_host() {
     local -a args
     mapfile -t args < <(common_args host)
     timeout -k 10 "$TOTAL" "$QEMU" "${args[@]}" -machine q35 \
         -append "$CMDLINE_COMMON tern.role=host" \
         -netdev "socket,id=n0,udp=127.0.0.1:$TGT_PORT,localaddr=127.0.0.1:$HOST_PORT" \
+        "${CUT_FILTER[@]}" \
         -chardev "file,id=con,path=$LOGDIR/console-host.log" -serial chardev:con \
         2> "$LOGDIR/qemu-host.log" < /dev/null &
     HOST_PID=$!
@@ -240,6 +246,7 @@ start_tgt() {
         -device intel-iommu,intremap=on,caching-mode=on \
         -append "$CMDLINE_COMMON tern.role=tgt intel_iommu=on iommu=pt" \
         -netdev "socket,id=n0,udp=127.0.0.1:$HOST_PORT,localaddr=127.0.0.1:$TGT_PORT" \
+        "${CUT_FILTER[@]}" \
         -drive "file=$RT/nvme.img,if=none,id=nvm,format=raw" \
         -device nvme,serial=TERNVM0001,drive=nvm \
         2> "$LOGDIR/qemu-tgt.log" &
@@ -271,9 +278,9 @@ say "logs: $LOGDIR   link: udp 127.0.0.1:$HOST_PORT<->$TGT_PORT   runtime: $RT"
 
 # ------------------------------------------------------------------ link requests
 # A guest asks for a link change by writing .tern/req/<id>.req ("cut 5 both",
-# "down tgt", "up"); the runner answers in <id>.ack. A timed cut is restored by
+# "down tgt", "up", "carrier-down"); the runner answers in <id>.ack. A timed cut is restored by
 # the runner itself, so the link comes back even if the guest dies.
-link_set() {      # $1 = on|off, $2 = both|tgt|host
+link_set() {      # $1 = up|down|carrier-up|carrier-down, $2 = both|tgt|host
     "$HERE/link.sh" "$RT" "$1" "$2" >> "$LOGDIR/link.log" 2>&1
 }
 
@@ -288,11 +295,10 @@ poll_requests() {
         read -r a b c < "$f"
         ok=
         case $a in
-            cut)  if [[ $b =~ ^[0-9]+$ ]] && [ "$b" -le 600 ] && link_set off "${c:-both}"; then
+            cut)  if [[ $b =~ ^[0-9]+$ ]] && [ "$b" -le 600 ] && link_set down "${c:-both}"; then
                       RESTORE_AT+=("$(( $(date +%s) + b )) ${c:-both}"); ok=1
                   fi ;;
-            down) link_set off "${b:-both}" && ok=1 ;;
-            up)   link_set on "${b:-both}" && ok=1 ;;
+            down|up|carrier-down|carrier-up) link_set "$a" "${b:-both}" && ok=1 ;;
         esac
         if [ -n "$ok" ]; then echo "ok $a $b $c" > "$id.tmp"
         else echo "error: '$a $b $c' failed (see link.log)" > "$id.tmp"; fi
@@ -301,7 +307,7 @@ poll_requests() {
     done
     now=$(date +%s)
     for e in "${RESTORE_AT[@]}"; do
-        if [ "${e%% *}" -le "$now" ]; then link_set on "${e#* }"; else keep+=("$e"); fi
+        if [ "${e%% *}" -le "$now" ]; then link_set up "${e#* }"; else keep+=("$e"); fi
     done
     RESTORE_AT=("${keep[@]}")
 }
