@@ -9,9 +9,11 @@
 # Whether a cut forces one depends on the keep-alive: one outstanding across
 # the cut times out after KATO s and starts error recovery; with the default
 # 5 s, a 5 s cut is often ridden out by retransmission alone. The cut tests
-# use KNVMET_KATO=3 (a keep-alive sent during a 5 s cut always times out) and
-# a lighter load (KNVMET_IODEPTH=4: under TCG a keep-alive queued behind a
-# burst of requeued I/O can take 3-4 s and cause a spurious second recovery).
+# use KNVMET_KATO=3 (a keep-alive sent during a 5 s cut always times out).
+# Without a cut the keep-alive is 15 s (KNVMET_KATO default): under TCG a
+# keep-alive can take 3-6 s under fio load, and a spurious error recovery
+# with I/O in flight is what trips the rxe stall below. The load is modest
+# (KNVMET_IODEPTH=4) for the same reason.
 #
 # Known kernel behaviour (Debian 6.1 rxe), worked around in guest.sh by
 # loading nvme_rdma with register_always=N: with per-I/O fast-registration
@@ -29,8 +31,8 @@ TR=${KNVMET_TRANSPORT:?}
 CUT=${KNVMET_CUT:-0}
 CUT_SIDE=${KNVMET_CUT_SIDE:-both}   # both: pulled cable; tgt|host: one end downed
 EXPECT_RECONNECT=${KNVMET_EXPECT_RECONNECT:-0}
-KATO=${KNVMET_KATO:-5}
-IODEPTH=${KNVMET_IODEPTH:-8}
+KATO=${KNVMET_KATO:-15}
+IODEPTH=${KNVMET_IODEPTH:-4}
 NQN=nqn.2024-01.org.tern:vm-smoke-$TR
 
 if [ "$TERN_VM_ROLE" = tgt ]; then
@@ -51,7 +53,7 @@ vm_log "connected over $TR: $dev"
 nvme list-subsys "$dev" 2> /dev/null
 
 if [ "$CUT" = 0 ]; then
-    knvmet_fio "$dev" 10 "$TR" || vm_fail "fio with verify over $TR failed: $(tail -n 20 "$TERN_VM_TEST_DIR/fio-$TR.txt")"
+    knvmet_fio "$dev" 10 "$TR" --iodepth="$IODEPTH" || vm_fail "fio with verify over $TR failed: $(tail -n 20 "$TERN_VM_TEST_DIR/fio-$TR.txt")"
     grep -E 'write:|READ:|WRITE:' "$TERN_VM_TEST_DIR/fio-$TR.txt"
 else
     # fio for 30 s; the cable is pulled at ~5 s for $CUT s. The I/O stalls,
