@@ -246,9 +246,14 @@ start_tgt() {
     else
         args+=(-chardev "file,id=con,path=$LOGDIR/console-tgt.log" -serial chardev:con)
     fi
+    # In shell mode QEMU reads the terminal: it must stay in the foreground
+    # process group (plain `timeout` makes its own group, and QEMU would stop
+    # on SIGTTIN at its first read).
+    local -a tmo=(timeout -k 10 "$TOTAL")
+    [ "$MODE" = shell ] && tmo=(timeout --foreground -k 10 "$TOTAL")
     # q35 + an emulated IOMMU (interrupt remapping needs the split irqchip) so
     # the NVMe SSD can be driven through vfio-pci in the guest.
-    timeout -k 10 "$TOTAL" "$QEMU" "${args[@]}" \
+    "${tmo[@]}" "$QEMU" "${args[@]}" \
         -machine q35,kernel-irqchip=split \
         -device intel-iommu,intremap=on,caching-mode=on \
         -append "$CMDLINE_COMMON tern.role=tgt intel_iommu=on iommu=pt" \
@@ -256,7 +261,7 @@ start_tgt() {
         "${CUT_FILTER[@]}" \
         -drive "file=$RT/nvme.img,if=none,id=nvm,format=raw" \
         -device nvme,serial=TERNVM0001,drive=nvm \
-        2> "$LOGDIR/qemu-tgt.log" &
+        2> "$LOGDIR/qemu-tgt.log" 0<&0 &   # explicit: a background job would get /dev/null
     TGT_PID=$!
 }
 
