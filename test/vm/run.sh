@@ -185,6 +185,7 @@ done
     printf 'TERN_VM_TGT_ADDR=%q\nTERN_VM_HOST_ADDR=%q\n' "$TGT_ADDR" "$HOST_ADDR"
     printf 'TERN_VM_IFACE=eth0\nTERN_VM_RDMA_DEV=rxe0\n'
     printf 'TERN_SRC=%q\nTERN_BUILD_DIR=%q\n' "$SRC" "${TERN_BUILD_DIR:-}"
+    printf 'EXTRA_MODULES=%q\n' "${TERN_VM_MODULES:-}"
 } > "$LOGDIR/.tern/config"
 
 # The target's emulated NVMe SSD: a sparse file per run (QEMU locks its image,

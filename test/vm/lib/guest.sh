@@ -104,6 +104,10 @@ for m in virtio_net rdma_rxe ib_uverbs rdma_ucm nvme nvme_tcp "nvme_rdma registe
     # shellcheck disable=SC2086   # module name + parameters
     modprobe $m || env_fail "modprobe $m failed (is /lib/modules/$(uname -r) complete?)"
 done
+# Extra modules a test suite asks for (run.sh: TERN_VM_MODULES).
+for m in ${EXTRA_MODULES:-}; do
+    modprobe "$m" || env_fail "modprobe $m (TERN_VM_MODULES) failed"
+done
 log "modules loaded"
 
 # ---------------------------------------------------------------- vfio
