@@ -91,6 +91,13 @@ for d in virtio-9p-pci virtio-net-pci nvme intel-iommu; do
     grep -q "\"$d\"" <<< "$devs" || env_fail "QEMU $QEMU has no device $d"
 done
 
+# The guests cover these host paths with tmpfs: a tree under them is invisible.
+for p in "$SRC" "${TERN_BUILD_DIR:-}"; do
+    case $p in /tmp/*|/run/*|/var/tmp/*|/var/log/*|/var/lib/*|/root/*)
+        say "WARNING: $p is under a path the guests cover with tmpfs (/tmp /run /var/tmp /var/log /var/lib /root): they cannot see it" ;;
+    esac
+done
+
 # ------------------------------------------------------------------ directories
 [ -n "$LOGDIR" ] || LOGDIR=/tmp/tern-vm-logs/$(date +%Y%m%d-%H%M%S)-$$
 mkdir -p "$LOGDIR" || env_fail "cannot create log directory $LOGDIR"
