@@ -27,6 +27,18 @@
 set -u
 . "$TERN_VM_LIB"
 . "$TERN_VM_LIBDIR/knvmet.sh"
+# This test exercises the KERNEL target and host, which are the bench's
+# reference, not the product. When it fails because the guest kernel's rxe
+# wedged (the 6.1 __rxe_cleanup stall described above), that is the bench's
+# emulated NIC breaking: report ENVIRONMENT with the evidence, not FAIL.
+# (Tern's own tests must not do this blindly: a target bug can trigger it.)
+vm_fail() {
+    if [ "$TERN_VM_ROLE" = host ] && dmesg | grep -q '__rxe_cleanup'; then
+        echo "FAIL: $*"
+        vm_env_fail "the guest kernel's rxe wedged (Debian 6.1 __rxe_cleanup stall, WARNING in rxe_pool.c; see doc/testing.md 'Known limits')"
+    fi
+    echo "FAIL: $*"; exit 1
+}
 TR=${KNVMET_TRANSPORT:?}
 CUT=${KNVMET_CUT:-0}
 CUT_SIDE=${KNVMET_CUT_SIDE:-both}   # both: pulled cable; tgt|host: one end downed
