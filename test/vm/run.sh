@@ -91,6 +91,13 @@ for d in virtio-9p-pci virtio-net-pci nvme intel-iommu; do
     grep -q "\"$d\"" <<< "$devs" || env_fail "QEMU $QEMU has no device $d"
 done
 
+# The guests cover these host paths with tmpfs: a tree under them is invisible.
+for p in "$SRC" "${TERN_BUILD_DIR:-}"; do
+    case $p in /tmp/*|/run/*|/var/tmp/*|/var/log/*|/var/lib/*|/root/*)
+        say "WARNING: $p is under a path the guests cover with tmpfs (/tmp /run /var/tmp /var/log /var/lib /root): they cannot see it" ;;
+    esac
+done
+
 # ------------------------------------------------------------------ directories
 [ -n "$LOGDIR" ] || LOGDIR=/tmp/tern-vm-logs/$(date +%Y%m%d-%H%M%S)-$$
 mkdir -p "$LOGDIR" || env_fail "cannot create log directory $LOGDIR"
@@ -120,6 +127,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+trap 'exit 129' HUP PIPE
 
 # ------------------------------------------------------------------ initramfs
 # Cached: its name is a hash of everything that goes into it, so it is rebuilt
@@ -184,6 +192,7 @@ done
     printf 'TERN_VM_TGT_ADDR=%q\nTERN_VM_HOST_ADDR=%q\n' "$TGT_ADDR" "$HOST_ADDR"
     printf 'TERN_VM_IFACE=eth0\nTERN_VM_RDMA_DEV=rxe0\n'
     printf 'TERN_SRC=%q\nTERN_BUILD_DIR=%q\n' "$SRC" "${TERN_BUILD_DIR:-}"
+    printf 'EXTRA_MODULES=%q\n' "${TERN_VM_MODULES:-}"
 } > "$LOGDIR/.tern/config"
 
 # The target's emulated NVMe SSD: a sparse file per run (QEMU locks its image,
@@ -208,19 +217,31 @@ common_args() {   # $1 = role
 }
 CMDLINE_COMMON="console=ttyS0 panic=-1 mitigations=off rdinit=/init tern.mode=$MODE"
 
-# The link: a QEMU "socket" netdev in UDP mode on 127.0.0.1, one port per VM,
-# each sending to the other's. Why UDP and not the TCP stream mode
-# (listen=/connect=): with TCP, a slow (TCG) receiver fills the stream, the
-# sender's virtio-net transmit goes asynchronous, and a `set_link off` in that
-# state left the guest's virtio-net TX queue stuck for good (NETDEV WATCHDOG
-# "transmit queue 0 timed out", seen with QEMU 7.2). UDP never blocks the
-# sender: a frame the receiver cannot take is dropped, as on a real wire.
+# The link: a QEMU "socket" netdev in TCP stream mode on 127.0.0.1: the host
+# VM listens on a free port, the target VM connects (so in shell mode the
+# target's QEMU, which owns the terminal, can start last, in the foreground).
+# Not UDP mode: the loopback drops a datagram now and then when a TCG QEMU is
+# slow to read, and Debian 6.1's rxe does not always recover a lost packet
+# (a keep-alive never completes, the error recovery then wedges rxe). The
+# stream never loses a frame; the bench breaks the link only on purpose.
+port_listening() {   # is 127.0.0.1:$1 in LISTEN state? (no probe connection:
+    local hex        # QEMU's listening netdev would take it as its peer)
+    hex=$(printf '0100007F:%04X' "$1")
+    awk -v a="$hex" '$2 == a && $4 == "0A" { f = 1 } END { exit !f }' /proc/net/tcp
+}
+
+# The link breaker (link.sh down/up/cut): a filter on the netdev that, when
+# switched on, redirects every frame, both ways, into a null chardev. The NIC
+# keeps carrier; see link.sh for why set_link is not the default.
+CUT_FILTER=(-chardev null,id=cutsink
+            -object filter-redirector,id=cut,netdev=n0,queue=all,outdev=cutsink,status=off)
 start_host() {
     local -a args
     mapfile -t args < <(common_args host)
     timeout -k 10 "$TOTAL" "$QEMU" "${args[@]}" -machine q35 \
         -append "$CMDLINE_COMMON tern.role=host" \
-        -netdev "socket,id=n0,udp=127.0.0.1:$TGT_PORT,localaddr=127.0.0.1:$HOST_PORT" \
+        -netdev "socket,id=n0,listen=127.0.0.1:$PORT" \
+        "${CUT_FILTER[@]}" \
         -chardev "file,id=con,path=$LOGDIR/console-host.log" -serial chardev:con \
         2> "$LOGDIR/qemu-host.log" < /dev/null &
     HOST_PID=$!
@@ -233,47 +254,50 @@ start_tgt() {
     else
         args+=(-chardev "file,id=con,path=$LOGDIR/console-tgt.log" -serial chardev:con)
     fi
+    # In shell mode QEMU reads the terminal: it must stay in the foreground
+    # process group (plain `timeout` makes its own group, and QEMU would stop
+    # on SIGTTIN at its first read).
+    local -a tmo=(timeout -k 10 "$TOTAL")
+    [ "$MODE" = shell ] && tmo=(timeout --foreground -k 10 "$TOTAL")
     # q35 + an emulated IOMMU (interrupt remapping needs the split irqchip) so
     # the NVMe SSD can be driven through vfio-pci in the guest.
-    timeout -k 10 "$TOTAL" "$QEMU" "${args[@]}" \
+    "${tmo[@]}" "$QEMU" "${args[@]}" \
         -machine q35,kernel-irqchip=split \
         -device intel-iommu,intremap=on,caching-mode=on \
         -append "$CMDLINE_COMMON tern.role=tgt intel_iommu=on iommu=pt" \
-        -netdev "socket,id=n0,udp=127.0.0.1:$HOST_PORT,localaddr=127.0.0.1:$TGT_PORT" \
+        -netdev "socket,id=n0,connect=127.0.0.1:$PORT" \
+        "${CUT_FILTER[@]}" \
         -drive "file=$RT/nvme.img,if=none,id=nvm,format=raw" \
         -device nvme,serial=TERNVM0001,drive=nvm \
-        2> "$LOGDIR/qemu-tgt.log" &
+        2> "$LOGDIR/qemu-tgt.log" 0<&0 &   # explicit: a background job would get /dev/null
     TGT_PID=$!
 }
 
 T0=$(date +%s)
-# Ports are picked free, but one could be taken before QEMU binds it; QEMU
-# then exits at once: pick new ones (3 tries). In shell mode the target VM is
-# started later in the foreground, so only the host VM is checked here.
+# A port taken between picking and binding makes QEMU exit at once: pick
+# another (3 tries).
 started=
 for try in 1 2 3; do
-    read -r HOST_PORT TGT_PORT < <(python3 "$HERE/lib/freeport.py" 2) \
-        || env_fail "cannot pick free UDP ports on 127.0.0.1"
+    PORT=$(python3 "$HERE/lib/freeport.py") || env_fail "cannot pick a free TCP port on 127.0.0.1"
     start_host
-    [ "$MODE" = shell ] || start_tgt < /dev/null
-    sleep 2
-    ok=1
-    kill -0 "$HOST_PID" 2> /dev/null || ok=
-    [ "$MODE" = shell ] || kill -0 "$TGT_PID" 2> /dev/null || ok=
-    if [ -n "$ok" ]; then started=1; break; fi
-    kill "$HOST_PID" "${TGT_PID:-}" 2> /dev/null; wait 2> /dev/null
-    say "QEMU did not start (try $try): $(tail -n 1 "$LOGDIR/qemu-host.log" "$LOGDIR/qemu-tgt.log" 2> /dev/null | tr '\n' ' ')"
+    for ((i = 0; i < 100; i++)); do               # up to 10 s to listen
+        port_listening "$PORT" && { started=1; break; }
+        kill -0 "$HOST_PID" 2> /dev/null || break
+        sleep 0.1
+    done
+    [ -n "$started" ] && break
+    kill "$HOST_PID" 2> /dev/null; wait "$HOST_PID" 2> /dev/null
+    say "host QEMU did not listen on 127.0.0.1:$PORT (try $try): $(tail -n 1 "$LOGDIR/qemu-host.log")"
 done
-[ -n "$started" ] || env_fail "QEMU could not start: $(tail -n 3 "$LOGDIR/qemu-host.log" "$LOGDIR/qemu-tgt.log" 2> /dev/null | tr '\n' ' ')"
+[ -n "$started" ] || env_fail "host QEMU could not start/listen on a loopback port: $(tail -n 3 "$LOGDIR/qemu-host.log")"
 PIDS+=("$HOST_PID")
-[ "$MODE" = shell ] || PIDS+=("$TGT_PID")
-say "logs: $LOGDIR   link: udp 127.0.0.1:$HOST_PORT<->$TGT_PORT   runtime: $RT"
+say "logs: $LOGDIR   link: tcp 127.0.0.1:$PORT   runtime: $RT"
 
 # ------------------------------------------------------------------ link requests
 # A guest asks for a link change by writing .tern/req/<id>.req ("cut 5 both",
-# "down tgt", "up"); the runner answers in <id>.ack. A timed cut is restored by
+# "down tgt", "up", "carrier-down"); the runner answers in <id>.ack. A timed cut is restored by
 # the runner itself, so the link comes back even if the guest dies.
-link_set() {      # $1 = on|off, $2 = both|tgt|host
+link_set() {      # $1 = up|down|carrier-up|carrier-down, $2 = both|tgt|host
     "$HERE/link.sh" "$RT" "$1" "$2" >> "$LOGDIR/link.log" 2>&1
 }
 
@@ -288,11 +312,10 @@ poll_requests() {
         read -r a b c < "$f"
         ok=
         case $a in
-            cut)  if [[ $b =~ ^[0-9]+$ ]] && [ "$b" -le 600 ] && link_set off "${c:-both}"; then
+            cut)  if [[ $b =~ ^[0-9]+$ ]] && [ "$b" -le 600 ] && link_set down "${c:-both}"; then
                       RESTORE_AT+=("$(( $(date +%s) + b )) ${c:-both}"); ok=1
                   fi ;;
-            down) link_set off "${b:-both}" && ok=1 ;;
-            up)   link_set on "${b:-both}" && ok=1 ;;
+            down|up|carrier-down|carrier-up) link_set "$a" "${b:-both}" && ok=1 ;;
         esac
         if [ -n "$ok" ]; then echo "ok $a $b $c" > "$id.tmp"
         else echo "error: '$a $b $c' failed (see link.log)" > "$id.tmp"; fi
@@ -301,7 +324,7 @@ poll_requests() {
     done
     now=$(date +%s)
     for e in "${RESTORE_AT[@]}"; do
-        if [ "${e%% *}" -le "$now" ]; then link_set on "${e#* }"; else keep+=("$e"); fi
+        if [ "${e%% *}" -le "$now" ]; then link_set up "${e#* }"; else keep+=("$e"); fi
     done
     RESTORE_AT=("${keep[@]}")
 }
@@ -325,6 +348,8 @@ if [ "$MODE" = shell ]; then
     for ((i = 0; i < 600; i++)); do kill -0 "$HOST_PID" 2> /dev/null || break; sleep 0.1; done
     exit 0
 fi
+start_tgt < /dev/null
+PIDS+=("$TGT_PID")
 
 # ------------------------------------------------------------------ wait for the guests
 boot_reported=

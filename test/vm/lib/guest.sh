@@ -93,9 +93,20 @@ if [ "$ROLE" = tgt ]; then
     echo vfio-pci > "/sys/bus/pci/devices/$NVME_BDF/driver_override"
 fi
 
-for m in virtio_net rdma_rxe ib_uverbs rdma_ucm nvme nvme_tcp nvme_rdma \
+# nvme_rdma register_always=N: the kernel host then sends single-page I/O
+# buffers with the PD's global rkey instead of a fast-registration MR per
+# I/O. Debian 6.1's rxe mishandles MRs left over from a torn-down connection
+# ("rxe_reg_fast_mr: mr->lkey = ... not free" after a reconnect), which times
+# out the next keep-alive, and the second teardown then stalls in
+# __rxe_cleanup and leaves rxe and eth0 dead for the rest of the boot.
+for m in virtio_net rdma_rxe ib_uverbs rdma_ucm nvme nvme_tcp "nvme_rdma register_always=N" \
          nvmet nvmet_tcp nvmet_rdma vfio_pci; do
-    modprobe "$m" || env_fail "modprobe $m failed (is /lib/modules/$(uname -r) complete?)"
+    # shellcheck disable=SC2086   # module name + parameters
+    modprobe $m || env_fail "modprobe $m failed (is /lib/modules/$(uname -r) complete?)"
+done
+# Extra modules a test suite asks for (run.sh: TERN_VM_MODULES).
+for m in ${EXTRA_MODULES:-}; do
+    modprobe "$m" || env_fail "modprobe $m (TERN_VM_MODULES) failed"
 done
 log "modules loaded"
 

@@ -59,14 +59,16 @@ vm_wait() {
 # vm_barrier NAME [TIMEOUT]: both guests meet at NAME.
 vm_barrier() { vm_signal "$1" && vm_wait "$1" "${2:-300}" > /dev/null; }
 
-# vm_link ACTION [ARG...]: ask the runner (on the host machine) to act on the
-# virtual cable between the guests, through QEMU's monitor (`set_link`).
-#   vm_link cut SECONDS [both|tgt|host]  link down now, back up after SECONDS
-#   vm_link down [both|tgt|host]         link down until `vm_link up`
-#   vm_link up   [both|tgt|host]         link up
-# "both" (default) downs the NIC in both guests: a pulled cable, each kernel
-# sees carrier loss. "tgt"/"host" downs only that guest's end (its kernel sees
-# carrier loss, the other side only sees packets vanish).
+# vm_link ACTION [ARG...]: ask the runner (on the host machine) to break or
+# restore the virtual link between the guests (through QEMU's monitor).
+#   vm_link cut SECONDS [both|tgt|host]  link dead now, back after SECONDS
+#   vm_link down [both|tgt|host]         link dead until `vm_link up`
+#   vm_link up   [both|tgt|host]
+#   vm_link carrier-down|carrier-up [..] NIC loses/regains carrier (set_link)
+# cut/down/up drop every frame both ways at that VM's netdev; the NICs keep
+# carrier, so the kernels notice only through their own timeouts (a dead
+# cable or switch). One side suffices; "both" is the default. carrier-down is
+# the pulled-cable variant, but see test/vm/link.sh for its QEMU 7.2 caveat.
 # Returns once the runner has done it (reads its answer), 1 on error/timeout.
 vm_link() {
     local dir=$TERN_VM_SHARE/.tern/req id ans i

@@ -5,7 +5,8 @@
 set -u
 . "$TERN_VM_LIB"
 vm_log "role=$TERN_VM_ROLE self=$TERN_VM_SELF_ADDR peer=$TERN_VM_PEER_ADDR src=$TERN_SRC"
-[ -r "$TERN_SRC/VERSION" ] || vm_env_fail "source tree $TERN_SRC not visible in the guest"
+[ -r "$TERN_SRC/VERSION" ] \
+    || vm_env_fail "source tree $TERN_SRC not visible in the guest (under /tmp /run /var/tmp /var/log /var/lib /root? the guests cover those with tmpfs)"
 rdma link show
 if [ "$TERN_VM_ROLE" = tgt ]; then
     [ -c "/dev/vfio/$TERN_VM_VFIO_GROUP" ] || vm_env_fail "/dev/vfio/$TERN_VM_VFIO_GROUP missing"
