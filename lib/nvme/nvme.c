@@ -71,10 +71,11 @@ static const struct name g_path[] = {
     { TERN_NVME_SC_ABORTED_BY_HOST, "ABORTED_BY_HOST" },
 };
 
-#define LOOKUP(table, code) lookup(table, sizeof(table) / sizeof(table[0]), code)
+/* The name of `code` in `table`, or `fallback`. */
+#define LOOKUP(table, code, fallback) lookup(table, sizeof(table) / sizeof(table[0]), code, fallback)
 
 static const char *
-lookup(const struct name *t, size_t n, uint16_t code)
+lookup(const struct name *t, size_t n, uint16_t code, const char *fallback)
 {
     size_t i;
 
@@ -82,7 +83,7 @@ lookup(const struct name *t, size_t n, uint16_t code)
         if (t[i].code == code)
             return t[i].name;
     }
-    return NULL;
+    return fallback;
 }
 
 const char *
@@ -92,10 +93,10 @@ tern_nvme_status_name(uint16_t status, char *buf, size_t len)
     uint8_t sct = TERN_NVME_STATUS_SCT(status), sc = TERN_NVME_STATUS_SC(status);
 
     switch (sct) {
-    case TERN_NVME_SCT_GENERIC: n = LOOKUP(g_generic, sc); break;
-    case TERN_NVME_SCT_COMMAND_SPECIFIC: n = LOOKUP(g_command_specific, sc); break;
-    case TERN_NVME_SCT_MEDIA: n = LOOKUP(g_media, sc); break;
-    case TERN_NVME_SCT_PATH: n = LOOKUP(g_path, sc); break;
+    case TERN_NVME_SCT_GENERIC: n = LOOKUP(g_generic, sc, NULL); break;
+    case TERN_NVME_SCT_COMMAND_SPECIFIC: n = LOOKUP(g_command_specific, sc, NULL); break;
+    case TERN_NVME_SCT_MEDIA: n = LOOKUP(g_media, sc, NULL); break;
+    case TERN_NVME_SCT_PATH: n = LOOKUP(g_path, sc, NULL); break;
     default: break;
     }
     if (n != NULL)
@@ -162,33 +163,25 @@ static const struct name g_pdu[] = {
 const char *
 tern_nvme_admin_opc_name(uint8_t opc)
 {
-    const char *n = LOOKUP(g_admin, opc);
-
-    return n ? n : "UNKNOWN_ADMIN";
+    return LOOKUP(g_admin, opc, "UNKNOWN_ADMIN");
 }
 
 const char *
 tern_nvme_io_opc_name(uint8_t opc)
 {
-    const char *n = LOOKUP(g_io, opc);
-
-    return n ? n : "UNKNOWN_IO";
+    return LOOKUP(g_io, opc, "UNKNOWN_IO");
 }
 
 const char *
 tern_nvmf_fctype_name(uint8_t fctype)
 {
-    const char *n = LOOKUP(g_fctype, fctype);
-
-    return n ? n : "UNKNOWN_FABRICS";
+    return LOOKUP(g_fctype, fctype, "UNKNOWN_FABRICS");
 }
 
 const char *
 tern_nvme_tcp_pdu_name(uint8_t type)
 {
-    const char *n = LOOKUP(g_pdu, type);
-
-    return n ? n : "UNKNOWN_PDU";
+    return LOOKUP(g_pdu, type, "UNKNOWN_PDU");
 }
 
 /* Length of the UTF-8 sequence at p (bytes), 0 if invalid. */

@@ -9,47 +9,9 @@
 #include "tern_reactor.h"
 #include "tern_rpc.h"
 #include "tern_bdev.h"
-#include "ut_env.h"
+#include "ut_bdev.h"
 
-static json_t *g_resp;
-
-static void
-on_resp(void *ctx, json_t *resp)
-{
-    (void)ctx;
-    json_decref(g_resp);
-    g_resp = resp;
-}
-
-static json_t *
-rpc(const char *text)
-{
-    json_t *req = json_loads(text, 0, NULL);
-
-    cr_assert_not_null(req);
-    tern_rpc_dispatch(req, on_resp, NULL);
-    json_decref(req);
-    return g_resp;
-}
-
-static void
-setup(void)
-{
-    ut_env_init();
-    cr_assert_eq(tern_reactors_init(), 0);
-    cr_assert_eq(tern_bdev_init(), 0);
-    tern_rpc_set_state(TERN_RPC_RUNTIME);
-}
-
-static void
-teardown(void)
-{
-    tern_bdev_fini();
-    tern_reactors_fini();
-    tern_env_fini();
-}
-
-TestSuite(bdev_malloc, .init = setup, .fini = teardown, .timeout = 30);
+TestSuite(bdev_malloc, .init = ut_bdev_env_init, .fini = ut_bdev_env_fini, .timeout = 30);
 
 static int g_done;
 static enum tern_bdev_io_status g_st[8];
@@ -71,7 +33,7 @@ Test(bdev_malloc, data_written_reads_back_and_compares)
     struct tern_bdev_channel *ch;
     size_t i;
 
-    json_t *r = rpc("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"bdev_malloc_create\","
+    json_t *r = ut_rpc("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"bdev_malloc_create\","
                     "\"params\":{\"num_blocks\":64,\"block_size\":512}}");
     cr_assert_str_eq(json_string_value(json_object_get(r, "result")), "Malloc0",
                      "SPDK-style default name");
@@ -96,7 +58,7 @@ Test(bdev_malloc, data_written_reads_back_and_compares)
     cr_assert_eq(g_st[5], TERN_BDEV_IO_SUCCESS, "zeroed blocks compare equal to zeroes");
     tern_bdev_put_channel(ch);
     tern_bdev_close(d);
-    r = rpc("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"bdev_malloc_delete\",\"params\":{\"name\":\"Malloc0\"}}");
+    r = ut_rpc("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"bdev_malloc_delete\",\"params\":{\"name\":\"Malloc0\"}}");
     cr_assert(json_is_true(json_object_get(r, "result")));
     cr_assert_null(tern_bdev_get_by_name("Malloc0"));
 }
@@ -105,28 +67,28 @@ Test(bdev_malloc, bad_requests_are_refused)
 {
     json_t *r;
 
-    r = rpc("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"bdev_malloc_create\","
+    r = ut_rpc("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"bdev_malloc_create\","
             "\"params\":{\"name\":\"m\",\"num_blocks\":1000000000,\"block_size\":4096}}");
-    cr_assert_eq(json_integer_value(json_object_get(json_object_get(r, "error"), "code")), -ENOMEM,
+    cr_assert_eq(ut_rpc_error_code(r), -ENOMEM,
                  "4 TB does not fit in 64 MiB of EAL memory");
     cr_assert_null(tern_bdev_get_by_name("m"), "nothing half-made is left");
-    r = rpc("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"bdev_malloc_create\","
+    r = ut_rpc("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"bdev_malloc_create\","
             "\"params\":{\"name\":\"m\",\"num_blocks\":8,\"block_size\":500}}");
-    cr_assert_eq(json_integer_value(json_object_get(json_object_get(r, "error"), "code")),
+    cr_assert_eq(ut_rpc_error_code(r),
                  TERN_RPC_INVALID_PARAMS);
     cr_assert_null(tern_bdev_get_by_name("m"));
-    r = rpc("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"bdev_malloc_create\","
+    r = ut_rpc("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"bdev_malloc_create\","
             "\"params\":{\"name\":\"m\",\"num_blocks\":8,\"block_size\":512,\"uuid\":\"nope\"}}");
-    cr_assert_eq(json_integer_value(json_object_get(json_object_get(r, "error"), "code")),
+    cr_assert_eq(ut_rpc_error_code(r),
                  TERN_RPC_INVALID_PARAMS);
-    r = rpc("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"bdev_malloc_create\","
+    r = ut_rpc("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"bdev_malloc_create\","
             "\"params\":{\"name\":\"m\",\"num_blocks\":8,\"block_size\":512}}");
     cr_assert_str_eq(json_string_value(json_object_get(r, "result")), "m");
-    r = rpc("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"bdev_malloc_create\","
+    r = ut_rpc("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"bdev_malloc_create\","
             "\"params\":{\"name\":\"m\",\"num_blocks\":8,\"block_size\":512}}");
-    cr_assert_eq(json_integer_value(json_object_get(json_object_get(r, "error"), "code")), -EEXIST);
-    r = rpc("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"bdev_null_delete\",\"params\":{\"name\":\"m\"}}");
-    cr_assert_eq(json_integer_value(json_object_get(json_object_get(r, "error"), "code")), -ENODEV,
+    cr_assert_eq(ut_rpc_error_code(r), -EEXIST);
+    r = ut_rpc("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"bdev_null_delete\",\"params\":{\"name\":\"m\"}}");
+    cr_assert_eq(ut_rpc_error_code(r), -ENODEV,
                  "a null delete does not remove a malloc bdev");
     cr_assert_not_null(tern_bdev_get_by_name("m"));
 }

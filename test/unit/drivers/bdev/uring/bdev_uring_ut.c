@@ -15,37 +15,17 @@
 #include "tern_reactor.h"
 #include "tern_rpc.h"
 #include "tern_bdev.h"
-#include "ut_env.h"
+#include "ut_bdev.h"
 
-static json_t *g_resp;
 static char g_path[64];
-
-static void
-on_resp(void *ctx, json_t *resp)
-{
-    (void)ctx;
-    json_decref(g_resp);
-    g_resp = resp;
-}
 
 static json_t *
 rpcf(const char *fmt, const char *arg)
 {
     char text[512];
-    json_t *req;
 
     snprintf(text, sizeof(text), fmt, arg);
-    req = json_loads(text, 0, NULL);
-    cr_assert_not_null(req, "%s", text);
-    tern_rpc_dispatch(req, on_resp, NULL);
-    json_decref(req);
-    return g_resp;
-}
-
-static int
-err_code(json_t *r)
-{
-    return (int)json_integer_value(json_object_get(json_object_get(r, "error"), "code"));
+    return ut_rpc(text);
 }
 
 static void
@@ -61,24 +41,13 @@ make_file(const char *dir, off_t size)
 }
 
 static void
-setup(void)
-{
-    ut_env_init();
-    cr_assert_eq(tern_reactors_init(), 0);
-    cr_assert_eq(tern_bdev_init(), 0);
-    tern_rpc_set_state(TERN_RPC_RUNTIME);
-}
-
-static void
 teardown(void)
 {
-    tern_bdev_fini();
-    tern_reactors_fini();
-    tern_env_fini();
+    ut_bdev_env_fini();
     unlink(g_path);
 }
 
-TestSuite(bdev_uring, .init = setup, .fini = teardown, .timeout = 30);
+TestSuite(bdev_uring, .init = ut_bdev_env_init, .fini = teardown, .timeout = 30);
 
 /* A poller walks the steps; each waits for the previous completion. */
 struct step {
@@ -194,17 +163,17 @@ Test(bdev_uring, bad_files_are_refused_with_reasons)
 
     r = rpcf("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"bdev_uring_create\","
              "\"params\":{\"name\":\"U1\",\"filename\":\"%s\"}}", "/nonexistent/file");
-    cr_assert_eq(err_code(r), -ENOENT);
+    cr_assert_eq(ut_rpc_error_code(r), -ENOENT);
     r = rpcf("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"bdev_uring_create\","
              "\"params\":{\"name\":\"U1\",\"filename\":\"%s\"}}", "/var/tmp");
-    cr_assert_neq(err_code(r), 0, "a directory");
+    cr_assert_neq(ut_rpc_error_code(r), 0, "a directory");
     make_file("/var/tmp", 100);
     r = rpcf("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"bdev_uring_create\","
              "\"params\":{\"name\":\"U1\",\"filename\":\"%s\"}}", g_path);
-    cr_assert_eq(err_code(r), TERN_RPC_INVALID_PARAMS, "smaller than one block");
+    cr_assert_eq(ut_rpc_error_code(r), TERN_RPC_INVALID_PARAMS, "smaller than one block");
     make_file("/var/tmp", 1 << 20);
     r = rpcf("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"bdev_uring_create\","
              "\"params\":{\"name\":\"U1\",\"filename\":\"%s\",\"block_size\":256}}", g_path);
-    cr_assert_eq(err_code(r), TERN_RPC_INVALID_PARAMS, "block size under the device's");
+    cr_assert_eq(ut_rpc_error_code(r), TERN_RPC_INVALID_PARAMS, "block size under the device's");
     cr_assert_null(tern_bdev_first(), "nothing registered by any of them");
 }
