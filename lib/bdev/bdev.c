@@ -39,6 +39,7 @@ struct tern_bdev_desc {
 };
 
 struct tern_bdev_channel {
+    TAILQ_ENTRY(tern_bdev_channel) lcore_link;   /* on its lcore's list */
     struct tern_bdev *bdev;
     uint32_t lcore;
     uint32_t refs;
@@ -69,6 +70,9 @@ struct tern_bdev {
 };
 
 static TAILQ_HEAD(, tern_bdev) g_bdevs = TAILQ_HEAD_INITIALIZER(g_bdevs);
+/* Each lcore's channels; list i is touched only by lcore i, so stats can be
+ * gathered there without following bdev pointers the main lcore may free. */
+static TAILQ_HEAD(channel_list, tern_bdev_channel) g_lcore_channels[TERN_MAX_LCORES];
 static struct tern_bdev_opts g_opts = { .io_pool_size = TERN_BDEV_DEFAULT_IO_POOL_SIZE };
 static struct tern_mempool *g_io_pool;
 
@@ -517,6 +521,9 @@ tern_bdev_get_channel(struct tern_bdev_desc *d)
         return NULL;
     }
     b->channels[lcore] = ch;
+    if (g_lcore_channels[lcore].tqh_last == NULL)
+        TAILQ_INIT(&g_lcore_channels[lcore]);
+    TAILQ_INSERT_TAIL(&g_lcore_channels[lcore], ch, lcore_link);
     return ch;
 }
 
@@ -534,6 +541,7 @@ tern_bdev_put_channel(struct tern_bdev_channel *ch)
     if (b->ops->channel_destroy)
         b->ops->channel_destroy(b, ch->drv);
     b->channels[ch->lcore] = NULL;
+    TAILQ_REMOVE(&g_lcore_channels[ch->lcore], ch, lcore_link);
     tern_env_free(ch);
 }
 
@@ -541,6 +549,20 @@ void
 tern_bdev_channel_stats(const struct tern_bdev_channel *ch, struct tern_bdev_channel_stats *st)
 {
     *st = ch->stats;
+}
+
+void
+tern_bdev_foreach_local_channel(void (*cb)(const char *bdev_name,
+                                           const struct tern_bdev_channel_stats *st, void *ctx),
+                                void *ctx)
+{
+    uint32_t lcore = tern_env_lcore_id();
+    struct tern_bdev_channel *ch;
+
+    if (lcore >= TERN_MAX_LCORES || g_lcore_channels[lcore].tqh_last == NULL)
+        return;
+    TAILQ_FOREACH(ch, &g_lcore_channels[lcore], lcore_link)
+        cb(ch->bdev->name, &ch->stats, ctx);
 }
 
 void

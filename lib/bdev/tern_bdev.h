@@ -116,6 +116,11 @@ struct tern_bdev_channel_stats {
     uint32_t io_waiters;
 };
 void tern_bdev_channel_stats(const struct tern_bdev_channel *ch, struct tern_bdev_channel_stats *st);
+/* Call cb for every channel of the calling lcore (stats gathering). */
+void tern_bdev_foreach_local_channel(void (*cb)(const char *bdev_name,
+                                               const struct tern_bdev_channel_stats *st,
+                                               void *ctx),
+                                     void *ctx);
 /* Free I/O objects in the shared pool, and its size. */
 uint32_t tern_bdev_io_pool_free(void);
 uint32_t tern_bdev_io_pool_size(void);

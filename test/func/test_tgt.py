@@ -398,6 +398,11 @@ def t_bdevs_by_rpc():
         assert r["error"]["code"] == -32602 and "block_size" in r["error"]["message"], r
         r = t.call("bdev_get_bdevs", {"name": "nope"})
         assert r["error"]["code"] == -19, r
+        st = t.call("bdev_get_iostat")["result"]
+        assert st["io_pool"]["size"] == st["io_pool"]["free"] > 0, st
+        assert sorted(b["name"] for b in st["bdevs"]) == ["M0", "N0"], st
+        assert st["bdevs"][0]["num_read_ops"] == 0 and st["bdevs"][0]["io_waiters"] == 0, st
+        assert t.call("bdev_get_iostat", {"name": "nope"})["error"]["code"] == -19
         r = t.call("bdev_malloc_delete", {"name": "N0"})
         assert r["error"]["code"] == -19, "a malloc delete must not remove a null bdev: %s" % r
         r = t.call("bdev_set_options", {"bdev_io_pool_size": 1000})

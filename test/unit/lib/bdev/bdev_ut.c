@@ -9,6 +9,7 @@
 #include "tern_env.h"
 #include "tern_reactor.h"
 #include "tern_bdev_module.h"
+#include "tern_rpc.h"
 #include "ut_env.h"
 
 /* ---- a module that completes inline, or later from its poll ---- */
@@ -331,4 +332,58 @@ Test(bdev, options_are_fixed_once_the_pool_exists)
     struct tern_bdev_opts o = { .io_pool_size = 5 };
 
     cr_assert_eq(tern_bdev_set_opts(&o), -EBUSY);
+}
+
+/* ---- bdev_get_iostat sums the channel counters and shows the pool ---- */
+static json_t *g_iostat;
+
+static void
+iostat_resp(void *ctx, json_t *resp)
+{
+    (void)ctx;
+    g_iostat = resp;
+    tern_reactors_stop();
+}
+
+static int
+ask_iostat(void *arg)
+{
+    static bool asked;
+    json_t *req;
+    (void)arg;
+
+    if (asked || g_done < 3)
+        return TERN_POLLER_IDLE;
+    asked = true;
+    req = json_loads("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"bdev_get_iostat\"}", 0, NULL);
+    tern_rpc_dispatch(req, iostat_resp, NULL);
+    json_decref(req);
+    return TERN_POLLER_BUSY;
+}
+
+Test(bdev, iostat_rpc_reports_channel_counters_and_the_pool)
+{
+    json_t *b;
+
+    tern_rpc_set_state(TERN_RPC_RUNTIME);
+    g_async = true;
+    cr_assert_eq(submit(TERN_BDEV_IO_WRITE, 0, 8), 0);     /* held, then failed by poll */
+    g_async = false;
+    cr_assert_eq(submit(TERN_BDEV_IO_WRITE, 8, 2), 0);
+    cr_assert_eq(submit(TERN_BDEV_IO_READ, 8, 4), 0);
+    cr_assert_not_null(tern_poller_register(ask_iostat, NULL, 0, "ask"));
+    cr_assert_eq(tern_reactors_start(), 0);
+    cr_assert_not_null(g_iostat);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(json_object_get(g_iostat,
+                 "result"), "io_pool"), "size")), 300);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(json_object_get(g_iostat,
+                 "result"), "io_pool"), "free")), 300);
+    b = json_array_get(json_object_get(json_object_get(g_iostat, "result"), "bdevs"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(b, "name")), "ut0");
+    cr_assert_eq(json_integer_value(json_object_get(b, "num_write_ops")), 1);
+    cr_assert_eq(json_integer_value(json_object_get(b, "bytes_written")), 1024);
+    cr_assert_eq(json_integer_value(json_object_get(b, "bytes_read")), 2048);
+    cr_assert_eq(json_integer_value(json_object_get(b, "errors")), 1);
+    cr_assert_eq(json_integer_value(json_object_get(b, "outstanding")), 0);
+    json_decref(g_iostat);
 }
