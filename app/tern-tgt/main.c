@@ -31,11 +31,38 @@ TERN_LOG_REGISTER(g_log, "tern.app.tgt", INFO);
 
 /*
  * The configuration used when no -c is given, so that the target starts with
- * no file at all. It grows with the target (transports, a malloc namespace).
+ * no file at all: a 16 MiB malloc namespace served over NVMe/TCP on
+ * 127.0.0.1:4420 to any host (loopback only, so nothing is exposed). Sized
+ * to fit the EAL's 64 MiB default of --no-huge: 64 shared data buffers of
+ * 128 KiB. config/examples/ has configs for real loads.
  */
 static const char g_default_config[] =
     "{\n"
-    "  \"subsystems\": []\n"
+    "  \"subsystems\": [\n"
+    "    {\n"
+    "      \"subsystem\": \"bdev\",\n"
+    "      \"config\": [\n"
+    "        {\"method\": \"bdev_malloc_create\",\n"
+    "         \"params\": {\"name\": \"Malloc0\", \"num_blocks\": 32768, \"block_size\": 512}}\n"
+    "      ]\n"
+    "    },\n"
+    "    {\n"
+    "      \"subsystem\": \"nvmf\",\n"
+    "      \"config\": [\n"
+    "        {\"method\": \"nvmf_create_transport\",\n"
+    "         \"params\": {\"trtype\": \"TCP\", \"num_shared_buffers\": 64}},\n"
+    "        {\"method\": \"nvmf_create_subsystem\",\n"
+    "         \"params\": {\"nqn\": \"nqn.2016-06.io.tern:cnode1\", \"allow_any_host\": true,\n"
+    "                    \"serial_number\": \"TERN0000000000000001\", \"model_number\": \"Tern Malloc0\"}},\n"
+    "        {\"method\": \"nvmf_subsystem_add_ns\",\n"
+    "         \"params\": {\"nqn\": \"nqn.2016-06.io.tern:cnode1\", \"namespace\": {\"bdev_name\": \"Malloc0\"}}},\n"
+    "        {\"method\": \"nvmf_subsystem_add_listener\",\n"
+    "         \"params\": {\"nqn\": \"nqn.2016-06.io.tern:cnode1\",\n"
+    "                    \"listen_address\": {\"trtype\": \"TCP\", \"adrfam\": \"IPv4\",\n"
+    "                                       \"traddr\": \"127.0.0.1\", \"trsvcid\": \"4420\"}}}\n"
+    "      ]\n"
+    "    }\n"
+    "  ]\n"
     "}\n";
 
 static struct {
@@ -96,6 +123,15 @@ on_signal(int signo)
 static void answer_init_waiters(void);
 
 static void
+target_stopped(void *arg)
+{
+    (void)arg;
+    tern_rpc_server_stop();
+    tern_reactors_stop();
+}
+
+/* Hosts are disconnected and their I/O finished before the reactors stop. */
+static void
 shutdown_target(void)
 {
     if (g_shutting_down)
@@ -105,8 +141,7 @@ shutdown_target(void)
         g_init_state = INIT_FAILED;
     answer_init_waiters();
     tern_poller_unregister(&g_signal_poller);
-    tern_rpc_server_stop();
-    tern_reactors_stop();
+    tern_nvmf_shutdown(target_stopped, NULL);
 }
 
 static int

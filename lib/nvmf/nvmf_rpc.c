@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "nvmf_internal.h"
 #include "tern_bdev_module.h"
 #include "tern_nvmf.h"
 #include "tern_rpc.h"
@@ -312,8 +313,16 @@ subsystem_json(struct tern_nvmf_subsystem *s)
     const char *h;
     uint32_t i;
 
+    const struct tern_nvmf_trid *l;
+
     for (i = 0; (h = tern_nvmf_subsystem_host(s, i)) != NULL; i++)
         json_array_append_new(json_object_get(o, "hosts"), json_pack("{s:s}", "nqn", h));
+    for (i = 0; (l = nvmf_subsystem_listener(s, i)) != NULL; i++)
+        json_array_append_new(json_object_get(o, "listen_addresses"),
+                              json_pack("{s:s, s:s, s:s, s:s}", "trtype",
+                                        tern_nvmf_trtype_name(l->trtype), "adrfam",
+                                        tern_nvmf_adrfam_name(l->adrfam), "traddr", l->traddr,
+                                        "trsvcid", l->trsvcid));
     if (!disc) {
         struct tern_nvmf_ns *ns;
         json_t *list = json_array();

@@ -6,9 +6,11 @@
 #include <string.h>
 #include <sys/queue.h>
 
+#include "nvmf_internal.h"
 #include "tern_bdev.h"
 #include "tern_env.h"
 #include "tern_nvmf.h"
+#include "tern_reactor.h"
 
 TERN_LOG_REGISTER(g_log, "tern.lib.nvmf.subsystem", INFO);
 
@@ -28,8 +30,19 @@ struct tern_nvmf_ns {
     uint8_t uuid[16];
 };
 
+struct sub_listener {
+    TAILQ_ENTRY(sub_listener) link;
+    struct tern_nvmf_trid trid;
+};
+
 struct tern_nvmf_subsystem {
     TAILQ_ENTRY(tern_nvmf_subsystem) link;
+    uint32_t id;                    /* index of the lcores' views */
+    uint32_t gen;
+    uint64_t next_key;
+    TAILQ_HEAD(, nvmf_ctrlr_rec) ctrlrs;
+    TAILQ_HEAD(, sub_listener) listeners;
+    uint16_t next_cntlid;
     char nqn[TERN_NVMF_NQN_FIELD];
     enum tern_nvmf_subtype type;
     char sn[TERN_NVMF_SN_LEN + 1];
@@ -45,6 +58,11 @@ struct tern_nvmf_subsystem {
 static TAILQ_HEAD(, tern_nvmf_subsystem) g_subsystems = TAILQ_HEAD_INITIALIZER(g_subsystems);
 static uint64_t g_genctr;
 static uint32_t g_serial_seq;
+static struct tern_nvmf_subsystem *g_by_id[NVMF_MAX_SUBSYSTEMS];
+static uint32_t g_next_gen;
+static uint64_t g_next_ctrlr_key;
+/* After tern_nvmf_fini starts, nothing is sent to other lcores. */
+static bool g_stopped;
 
 static int
 fail(char *why, size_t len, int rc, const char *fmt, ...)
@@ -108,6 +126,16 @@ tern_nvmf_subsystem_create(const char *nqn, const struct tern_nvmf_subsystem_opt
     s = calloc(1, sizeof(*s));
     if (s == NULL)
         return -ENOMEM;
+    for (s->id = 0; s->id < NVMF_MAX_SUBSYSTEMS && g_by_id[s->id] != NULL; s->id++)
+        ;
+    if (s->id == NVMF_MAX_SUBSYSTEMS) {
+        free(s);
+        return fail(why, why_len, -ENOSPC, "subsystem %s: all %d subsystem slots are in use", nqn,
+                    NVMF_MAX_SUBSYSTEMS);
+    }
+    s->gen = ++g_next_gen;
+    TAILQ_INIT(&s->ctrlrs);
+    TAILQ_INIT(&s->listeners);
     snprintf(s->nqn, sizeof(s->nqn), "%s", nqn);
     s->type = discovery ? TERN_NVMF_SUBTYPE_DISCOVERY_CURRENT : TERN_NVMF_SUBTYPE_NVME;
     if (o->serial_number)
@@ -133,8 +161,14 @@ tern_nvmf_subsystem_create(const char *nqn, const struct tern_nvmf_subsystem_opt
         }
     }
     TAILQ_INIT(&s->hosts);
+    if (nvmf_pg_subsys_added(s->id, s->gen, s->max_nsid) != 0) {
+        free(s->ns);
+        free(s);
+        return fail(why, why_len, -ENOMEM, "subsystem %s: the lcores could not be told", nqn);
+    }
+    g_by_id[s->id] = s;
     TAILQ_INSERT_TAIL(&g_subsystems, s, link);
-    g_genctr++;
+    nvmf_discovery_changed();
     TERN_LOG(g_log, INFO, "subsystem %s created (serial %s, up to %u namespaces)", s->nqn, s->sn,
              s->max_nsid);
     if (out)
@@ -142,10 +176,16 @@ tern_nvmf_subsystem_create(const char *nqn, const struct tern_nvmf_subsystem_opt
     return 0;
 }
 
+/* The lcores drop their channels, then the descriptor closes. */
 static void
 ns_free(struct tern_nvmf_ns *ns)
 {
-    tern_bdev_close(ns->desc);
+    struct tern_nvmf_subsystem *s = ns->subsystem;
+
+    if (g_stopped)
+        tern_bdev_close(ns->desc);
+    else
+        nvmf_pg_ns_removed(s->id, s->gen, ns->nsid, ns->desc);
     free(ns);
 }
 
@@ -155,18 +195,39 @@ tern_nvmf_subsystem_delete(struct tern_nvmf_subsystem *s)
     struct host *h;
     uint32_t i;
 
-    if (s->type == TERN_NVMF_SUBTYPE_DISCOVERY_CURRENT)
+    struct sub_listener *l;
+    struct nvmf_ctrlr_rec *r;
+
+    if (s->type == TERN_NVMF_SUBTYPE_DISCOVERY_CURRENT && !g_stopped)
         return -EPERM;
+    if (!g_stopped)
+        nvmf_notify_ctrlrs(s, NVMF_EV_DISCONNECT, 0, NULL);
     for (i = 0; i < s->max_nsid; i++) {
         if (s->ns[i] != NULL)
             ns_free(s->ns[i]);
     }
+    if (!g_stopped)
+        nvmf_pg_subsys_removed(s->id, s->gen);
     while ((h = TAILQ_FIRST(&s->hosts)) != NULL) {
         TAILQ_REMOVE(&s->hosts, h, link);
         free(h);
     }
+    while ((l = TAILQ_FIRST(&s->listeners)) != NULL) {
+        TAILQ_REMOVE(&s->listeners, l, link);
+        if (!g_stopped)
+            nvmf_listener_put(&l->trid);
+        free(l);
+    }
+    /* Controllers still registered say goodbye by key; the key no longer
+     * matches anything here, which is what they expect. */
+    while ((r = TAILQ_FIRST(&s->ctrlrs)) != NULL) {
+        TAILQ_REMOVE(&s->ctrlrs, r, link);
+        free(r);
+    }
+    g_by_id[s->id] = NULL;
     TAILQ_REMOVE(&g_subsystems, s, link);
-    g_genctr++;
+    if (!g_stopped)
+        nvmf_discovery_changed();
     TERN_LOG(g_log, INFO, "subsystem %s deleted", s->nqn);
     free(s->ns);
     free(s);
@@ -232,7 +293,7 @@ tern_nvmf_subsystem_add_host(struct tern_nvmf_subsystem *s, const char *hostnqn,
         return -ENOMEM;
     snprintf(h->nqn, sizeof(h->nqn), "%s", hostnqn);
     TAILQ_INSERT_TAIL(&s->hosts, h, link);
-    g_genctr++;
+    nvmf_discovery_changed();
     TERN_LOG(g_log, INFO, "subsystem %s: host %s allowed", s->nqn, hostnqn);
     return 0;
 }
@@ -246,8 +307,10 @@ tern_nvmf_subsystem_remove_host(struct tern_nvmf_subsystem *s, const char *hostn
         return -ENOENT;
     TAILQ_REMOVE(&s->hosts, h, link);
     free(h);
-    g_genctr++;
+    nvmf_discovery_changed();
     TERN_LOG(g_log, INFO, "subsystem %s: host %s no longer allowed", s->nqn, hostnqn);
+    if (!s->allow_any_host)
+        nvmf_notify_ctrlrs(s, NVMF_EV_DISCONNECT, 0, hostnqn);
     return 0;
 }
 
@@ -257,7 +320,7 @@ tern_nvmf_subsystem_set_allow_any_host(struct tern_nvmf_subsystem *s, bool allow
     if (s->type == TERN_NVMF_SUBTYPE_DISCOVERY_CURRENT || s->allow_any_host == allow)
         return;
     s->allow_any_host = allow;
-    g_genctr++;
+    nvmf_discovery_changed();
 }
 
 bool
@@ -344,7 +407,16 @@ tern_nvmf_subsystem_add_ns(struct tern_nvmf_subsystem *s, const char *bdev_name,
         ns->has_eui64 = true;
     }
     memcpy(ns->uuid, o->uuid ? o->uuid : tern_bdev_uuid(tern_bdev_desc_bdev(ns->desc)), 16);
+    rc = nvmf_pg_ns_added(s->id, s->gen, nsid, ns->desc, o->nguid ? ns->nguid : NULL,
+                          o->eui64 ? ns->eui64 : NULL, ns->uuid);
+    if (rc != 0) {
+        tern_bdev_close(ns->desc);
+        free(ns);
+        return fail(why, why_len, rc, "subsystem %s: the lcores could not be told about "
+                    "namespace %u", s->nqn, nsid);
+    }
     s->ns[nsid - 1] = ns;
+    nvmf_notify_ctrlrs(s, NVMF_EV_NS_CHANGED, nsid, NULL);
     TERN_LOG(g_log, INFO, "subsystem %s: namespace %u is bdev %s", s->nqn, nsid, bdev_name);
     return (int)nsid;
 }
@@ -358,6 +430,8 @@ tern_nvmf_subsystem_remove_ns(struct tern_nvmf_subsystem *s, uint32_t nsid)
         return -ENOENT;
     s->ns[nsid - 1] = NULL;
     ns_free(ns);
+    if (!g_stopped)
+        nvmf_notify_ctrlrs(s, NVMF_EV_NS_CHANGED, nsid, NULL);
     TERN_LOG(g_log, INFO, "subsystem %s: namespace %u removed", s->nqn, nsid);
     return 0;
 }
@@ -393,9 +467,14 @@ int
 tern_nvmf_init(void)
 {
     struct tern_nvmf_subsystem_opts o = { .allow_any_host = true };
+    int rc;
 
     if (tern_nvmf_subsystem_find(TERN_NVMF_DISCOVERY_NQN) != NULL)
         return 0;
+    g_stopped = false;
+    rc = nvmf_pg_init_all();
+    if (rc != 0)
+        return rc;
     return tern_nvmf_subsystem_create(TERN_NVMF_DISCOVERY_NQN, &o, NULL, NULL, 0);
 }
 
@@ -404,9 +483,209 @@ tern_nvmf_fini(void)
 {
     struct tern_nvmf_subsystem *s;
 
-    while ((s = TAILQ_FIRST(&g_subsystems)) != NULL) {
-        /* The discovery subsystem refuses delete; take it down directly. */
-        s->type = TERN_NVMF_SUBTYPE_NVME;
+    g_stopped = true;
+    while ((s = TAILQ_FIRST(&g_subsystems)) != NULL)
         tern_nvmf_subsystem_delete(s);
+    nvmf_transports_fini();
+    nvmf_pg_fini_all();
+}
+
+/* ---- identity, controllers and listeners (main lcore) ---- */
+uint32_t nvmf_subsystem_id(const struct tern_nvmf_subsystem *s) { return s->id; }
+uint32_t nvmf_subsystem_gen(const struct tern_nvmf_subsystem *s) { return s->gen; }
+
+struct tern_nvmf_subsystem *
+nvmf_subsystem_by_id(uint32_t id, uint32_t gen)
+{
+    struct tern_nvmf_subsystem *s = id < NVMF_MAX_SUBSYSTEMS ? g_by_id[id] : NULL;
+
+    return s != NULL && s->gen == gen ? s : NULL;
+}
+
+int
+nvmf_subsystem_ctrlr_add(struct tern_nvmf_subsystem *s, const char *hostnqn, const uint8_t *hostid,
+                         uint32_t lcore, struct nvmf_ctrlr_rec **out)
+{
+    uint32_t span = (uint32_t)s->max_cntlid - s->min_cntlid + 1, i;
+    struct nvmf_ctrlr_rec *r;
+    uint16_t id = 0;
+
+    /* Controller IDs rotate through the range so that a host reconnecting
+     * does not get the ID of the controller it just lost. */
+    for (i = 0; i < span; i++) {
+        uint16_t cand = (uint16_t)(s->min_cntlid + (s->next_cntlid + i) % span);
+
+        if (nvmf_subsystem_ctrlr_find(s, cand) == NULL) {
+            id = cand;
+            s->next_cntlid = (uint16_t)((s->next_cntlid + i + 1) % span);
+            break;
+        }
     }
+    if (id == 0)
+        return -ENOSPC;
+    r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return -ENOMEM;
+    r->cntlid = id;
+    r->key = ++g_next_ctrlr_key;
+    r->lcore = lcore;
+    snprintf(r->hostnqn, sizeof(r->hostnqn), "%s", hostnqn);
+    memcpy(r->hostid, hostid, 16);
+    TAILQ_INSERT_TAIL(&s->ctrlrs, r, link);
+    *out = r;
+    return 0;
+}
+
+struct nvmf_ctrlr_rec *
+nvmf_subsystem_ctrlr_find(struct tern_nvmf_subsystem *s, uint16_t cntlid)
+{
+    struct nvmf_ctrlr_rec *r;
+
+    TAILQ_FOREACH(r, &s->ctrlrs, link) {
+        if (r->cntlid == cntlid)
+            return r;
+    }
+    return NULL;
+}
+
+void
+nvmf_subsystem_ctrlr_remove(struct tern_nvmf_subsystem *s, uint64_t key)
+{
+    struct nvmf_ctrlr_rec *r;
+
+    TAILQ_FOREACH(r, &s->ctrlrs, link) {
+        if (r->key == key) {
+            TAILQ_REMOVE(&s->ctrlrs, r, link);
+            free(r);
+            return;
+        }
+    }
+}
+
+struct nvmf_ctrlr_rec *nvmf_subsystem_ctrlr_first(struct tern_nvmf_subsystem *s) { return TAILQ_FIRST(&s->ctrlrs); }
+struct nvmf_ctrlr_rec *nvmf_subsystem_ctrlr_next(struct nvmf_ctrlr_rec *r) { return TAILQ_NEXT(r, link); }
+
+struct event_msg {
+    uint64_t key;
+    enum nvmf_ctrlr_event ev;
+    uint32_t arg;
+};
+
+static void
+event_on_lcore(void *a1, void *a2)
+{
+    struct event_msg *m = a1;
+    struct tern_nvmf_ctrlr *c = nvmf_pg_find_ctrlr(nvmf_pg_local(), m->key);
+    (void)a2;
+
+    if (c != NULL)
+        nvmf_ctrlr_event(c, m->ev, m->arg);
+    free(m);
+}
+
+void
+nvmf_notify_ctrlrs(struct tern_nvmf_subsystem *s, enum nvmf_ctrlr_event ev, uint32_t arg,
+                   const char *only_host)
+{
+    struct nvmf_ctrlr_rec *r;
+
+    if (g_stopped)
+        return;
+    TAILQ_FOREACH(r, &s->ctrlrs, link) {
+        struct event_msg *m;
+
+        if (only_host != NULL && strcmp(only_host, r->hostnqn) != 0)
+            continue;
+        m = malloc(sizeof(*m));
+        if (m == NULL)
+            continue;
+        m->key = r->key;
+        m->ev = ev;
+        m->arg = arg;
+        if (tern_reactor_send_msg(r->lcore, event_on_lcore, m, NULL) != 0) {
+            TERN_LOG(g_log, ERR, "subsystem %s: cannot reach controller %u on lcore %u",
+                     s->nqn, r->cntlid, r->lcore);
+            free(m);
+        }
+    }
+}
+
+void
+nvmf_discovery_changed(void)
+{
+    struct tern_nvmf_subsystem *d = tern_nvmf_subsystem_find(TERN_NVMF_DISCOVERY_NQN);
+
+    g_genctr++;
+    if (d != NULL)
+        nvmf_notify_ctrlrs(d, NVMF_EV_DISCOVERY_CHANGED, 0, NULL);
+}
+
+bool
+nvmf_subsystem_listener_allowed(const struct tern_nvmf_subsystem *s,
+                                const struct tern_nvmf_trid *trid)
+{
+    const struct sub_listener *l;
+
+    TAILQ_FOREACH(l, &s->listeners, link) {
+        if (tern_nvmf_trid_equal(&l->trid, trid))
+            return true;
+    }
+    return false;
+}
+
+int
+nvmf_subsystem_add_listener(struct tern_nvmf_subsystem *s, const struct tern_nvmf_trid *trid,
+                            char *why, size_t why_len)
+{
+    struct sub_listener *l;
+    int rc;
+
+    if (nvmf_subsystem_listener_allowed(s, trid))
+        return fail(why, why_len, -EEXIST, "subsystem %s already listens on %s %s:%s", s->nqn,
+                    tern_nvmf_trtype_name(trid->trtype), trid->traddr, trid->trsvcid);
+    l = calloc(1, sizeof(*l));
+    if (l == NULL)
+        return -ENOMEM;
+    rc = nvmf_listener_get(trid, why, why_len);
+    if (rc != 0) {
+        free(l);
+        return rc;
+    }
+    l->trid = *trid;
+    TAILQ_INSERT_TAIL(&s->listeners, l, link);
+    nvmf_discovery_changed();
+    TERN_LOG(g_log, INFO, "subsystem %s listens on %s %s:%s", s->nqn,
+             tern_nvmf_trtype_name(trid->trtype), trid->traddr, trid->trsvcid);
+    return 0;
+}
+
+int
+nvmf_subsystem_remove_listener(struct tern_nvmf_subsystem *s, const struct tern_nvmf_trid *trid)
+{
+    struct sub_listener *l;
+
+    TAILQ_FOREACH(l, &s->listeners, link) {
+        if (tern_nvmf_trid_equal(&l->trid, trid)) {
+            TAILQ_REMOVE(&s->listeners, l, link);
+            nvmf_listener_put(&l->trid);
+            free(l);
+            nvmf_discovery_changed();
+            TERN_LOG(g_log, INFO, "subsystem %s no longer listens on %s %s:%s", s->nqn,
+                     tern_nvmf_trtype_name(trid->trtype), trid->traddr, trid->trsvcid);
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
+const struct tern_nvmf_trid *
+nvmf_subsystem_listener(const struct tern_nvmf_subsystem *s, uint32_t index)
+{
+    const struct sub_listener *l;
+
+    TAILQ_FOREACH(l, &s->listeners, link) {
+        if (index-- == 0)
+            return &l->trid;
+    }
+    return NULL;
 }

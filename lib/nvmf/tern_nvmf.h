@@ -35,6 +35,10 @@ struct tern_nvmf_subsystem_opts {
 
 /* Target lifecycle (main lcore): creates the discovery subsystem. */
 int tern_nvmf_init(void);
+/* Orderly stop while the reactors run: stop accepting, close every queue
+ * and wait (bounded) for their requests, release the lcores' bdev
+ * channels, take the transports down; then done(arg) on the main lcore. */
+void tern_nvmf_shutdown(void (*done)(void *arg), void *arg);
 void tern_nvmf_fini(void);
 
 /* Subsystems (main lcore). Errors are -errno with the reason logged and, for

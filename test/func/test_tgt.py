@@ -23,6 +23,9 @@ SRC = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else
 TGT = os.path.join(BUILD, "app", "tern-tgt", "tern-tgt")
 RPC = os.path.join(SRC, "usertools", "tern-rpc.py")
 WORK = tempfile.mkdtemp(prefix="tern-func-")
+EMPTY_CONFIG = os.path.join(WORK, "empty.json")
+with open(EMPTY_CONFIG, "w") as _f:
+    _f.write('{"subsystems": []}\n')
 EAL = ["-l", "0-1", "--no-huge", "-m", "128", "--no-pci"]
 
 
@@ -30,13 +33,18 @@ class Target:
     """A tern-tgt process with its own socket and DPDK file prefix."""
     count = 0
 
-    def __init__(self, eal=None, app=None, wait=True):
+    def __init__(self, eal=None, app=None, wait=True, default_config=False):
         Target.count += 1
         self.prefix = "tern-func-%d-%d" % (os.getpid(), Target.count)
         self.sock = os.path.join(WORK, "tgt%d.sock" % Target.count)
         self.log = os.path.join(WORK, "tgt%d.log" % Target.count)
+        app = list(app or [])
+        if "-c" not in app and not default_config:
+            # The embedded default listens on 127.0.0.1:4420; tests that run
+            # targets side by side start empty unless they test the default.
+            app += ["-c", EMPTY_CONFIG]
         args = [TGT] + (EAL if eal is None else eal) + ["--file-prefix", self.prefix, "--",
-                                                        "-r", self.sock] + (app or [])
+                                                        "-r", self.sock] + app
         self.logf = open(self.log, "w")
         self.proc = subprocess.Popen(args, stdout=self.logf, stderr=subprocess.STDOUT)
         if wait:
@@ -139,7 +147,7 @@ def check_environment():
 def t_acceptance_two_reactors_and_clean_sigterm():
     # The acceptance command: tern-tgt -l 0-1 --no-huge -- (plus a private
     # prefix and socket so runs cannot collide).
-    t = Target(eal=["-l", "0-1", "--no-huge"])
+    t = Target(eal=["-l", "0-1", "--no-huge"], default_config=True)
     try:
         r = t.call("framework_get_reactors")["result"]
         lcores = sorted(x["lcore"] for x in r["reactors"])
@@ -311,7 +319,7 @@ def t_config_file_replayed_and_bad_config_stops_startup():
 
 
 def t_wait_for_rpc():
-    t = Target(app=["--wait-for-rpc"])
+    t = Target(app=["--wait-for-rpc"], default_config=True)
     try:
         methods = t.call("rpc_get_methods", {"current": True})["result"]
         assert "framework_start_init" in methods, methods
