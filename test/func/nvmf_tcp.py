@@ -643,6 +643,9 @@ class Queue:
         self._next_cid = 1
         self._sq_head = 0
         self._sq_tail = 0
+        # what went over the wire: PDUs by name, in-capsule data commands
+        self.stats = {"CapsuleCmd": 0, "incapsule": 0, "CapsuleResp": 0, "C2HData": 0,
+                      "SUCCESS": 0, "R2T": 0, "H2CData": 0}
         if sock is None:
             sock = self._open(addr, port, family, timeout)
         self.sock = sock
@@ -885,6 +888,8 @@ class Queue:
         pdu = self.pdu_capsule_cmd(cmd, data_out if in_capsule else b"")
         self._pending[cid] = _Cmd(cid, opc, data_out, in_capsule, data_in_len, what)
         self._sq_tail += 1
+        self.stats["CapsuleCmd"] += 1
+        self.stats["incapsule"] += 1 if in_capsule else 0
         self.send_raw(pdu)
         if not wait:
             return cid
@@ -938,6 +943,7 @@ class Queue:
         if p.type not in (CAPSULE_RESP, C2H_DATA, R2T):
             self._violation("unexpected PDU type 0x%02x" % p.type, p)
         self._check_common(p)
+        self.stats[PDU_NAMES[p.type]] += 1
         if p.type == CAPSULE_RESP:
             self._on_resp(p)
         elif p.type == C2H_DATA:
@@ -1044,6 +1050,7 @@ class Queue:
                 self._violation("SUCCESS without LAST_PDU", p)
             if not self.sqfc_disabled and "success_with_sqfc" not in self.tolerate:
                 self._violation("SUCCESS flag while SQ flow control is enabled", p)
+            self.stats["SUCCESS"] += 1
             self._finish(c, Completion(0, 0, None, self.qid or 0, cccid, 0, via_success=True))
 
     def _on_r2t(self, p):
@@ -1063,6 +1070,7 @@ class Queue:
         while off < end:
             n = min(end - off, self.maxh2cdata)
             out += self.pdu_h2c_data(cccid, ttag, off, c.data_out[off:off + n], off + n == end)
+            self.stats["H2CData"] += 1
             off += n
         self.send_raw(out)
         c.r2t_done += r2tl
