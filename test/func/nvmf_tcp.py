@@ -1372,11 +1372,13 @@ class Controller:
     controller), enable, Identify Controller, Set Features Number of
     Queues, Connect each I/O queue with the CNTLID. Attributes: admin, io
     (list of Queue), cntlid, cap, id (parse_id_ctrl dict), ioccsz, mdts, nn,
-    sn, mn, subnqn."""
+    sn, mn, subnqn. io_cattr is the Connect CATTR of the I/O queues (bit 2:
+    SQ flow control disabled, allowed when the discovery entry's TREQ bit 2
+    says so)."""
 
     def __init__(self, addr, port, subnqn, hostnqn, nr_io_queues=1, kato_ms=0,
                  hdgst=False, ddgst=False, hostid=bytes(16), timeout=5.0, admin_sqsize=31,
-                 io_sqsize=None, tolerate=(), family=None):
+                 io_sqsize=None, tolerate=(), family=None, io_cattr=0):
         self.addr, self.port, self.subnqn_wanted, self.hostnqn = addr, port, subnqn, hostnqn
         self.hostid = hostid
         self.io = []
@@ -1408,7 +1410,7 @@ class Controller:
                 q = Queue(addr, port, hdgst, ddgst, timeout, family, tolerate=tolerate)
                 q.icd_max = icd
                 self.io.append(q)
-                q.connect(subnqn, hostnqn, qid, sqsize, self.cntlid, 0, hostid)
+                q.connect(subnqn, hostnqn, qid, sqsize, self.cntlid, 0, hostid, cattr=io_cattr)
         except BaseException:
             self.close(graceful=False)
             raise
