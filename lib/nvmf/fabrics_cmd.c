@@ -264,6 +264,8 @@ connect(struct tern_nvmf_request *req)
                                    TERN_NVME_STATUS_DNR);
         return;
     }
+    /* The Connect names the queue; its completion carries that SQID. */
+    qp->qid = cmd->qid;
     x = calloc(1, sizeof(*x));
     if (x == NULL) {
         nvmf_request_complete(req, TERN_NVME_STATUS(TERN_NVME_SCT_GENERIC,
