@@ -162,7 +162,8 @@ tcp_sgl_parse(const struct tern_nvme_cmd *cmd, uint8_t xfer, uint32_t icd_len,
         if (sgl->unkeyed.length != icd_len)
             return TERN_NVME_STATUS(TERN_NVME_SCT_GENERIC, TERN_NVME_SC_DATA_SGL_LENGTH_INVALID) |
                    dnr;
-        *kind = TCP_SGL_IN_CAPSULE;
+        /* A zero-length in-capsule block is a command without data. */
+        *kind = icd_len ? TCP_SGL_IN_CAPSULE : TCP_SGL_NONE;
         *length = icd_len;
         return 0;
     }

@@ -887,7 +887,7 @@ conn_parse(struct tcp_conn *c)
         case RX_PAD: {
             uint32_t n = avail < c->rx_left ? avail : c->rx_left;
 
-            if (n == 0)
+            if (n == 0 && c->rx_left != 0)
                 return;
             c->rpos += n;
             c->rx_left -= n;
@@ -900,9 +900,10 @@ conn_parse(struct tcp_conn *c)
         case RX_DATA: {
             uint32_t n = avail < c->rx_left ? avail : c->rx_left;
 
-            if (n == 0)
+            if (n == 0 && c->rx_left != 0)
                 return;
-            copy_to_req(c, p, n);
+            if (n)
+                copy_to_req(c, p, n);
             c->rpos += n;
             c->rx_left -= n;
             if (c->rx_left == 0) {
