@@ -359,6 +359,45 @@ def t_allow_list_and_connect_errors():
         g.close()
 
 
+def t_config_changes_while_hosts_are_connected():
+    g = Tgt()
+    try:
+        c = g.ctrl(nr_io_queues=2)
+        port2 = free_port()
+        la2 = {"trtype": "TCP", "adrfam": "IPv4", "traddr": "127.0.0.1", "trsvcid": str(port2)}
+        g.rpc("nvmf_subsystem_add_listener", {"nqn": SUB, "listen_address": la2})
+        c2 = N.Controller("127.0.0.1", port2, SUB, HOST2, nr_io_queues=1)
+        data = os.urandom(4096)
+        c2.io[0].write(1, 40, data, BS)
+        assert c.io[1].read(1, 40, 8, BS) == data          # same namespace, other listener
+        # Removing the first listener: no new connections there, the
+        # connected host keeps working.
+        la1 = {"trtype": "TCP", "adrfam": "IPv4", "traddr": "127.0.0.1", "trsvcid": str(g.port)}
+        g.rpc("nvmf_subsystem_remove_listener", {"nqn": SUB, "listen_address": la1})
+        try:
+            g.queue()
+            raise AssertionError("connected to a removed listener")
+        except N.NvmeTcpError as e:
+            assert "refused" in str(e), e
+        assert c.io[0].read(1, 40, 8, BS) == data
+        # A namespace removed under I/O, then the whole subsystem deleted.
+        for i in range(8):
+            c.io[0].submit(N.sqe(N.OPC_WRITE, 1, cdw10=i * 256, cdw12=255),
+                           data_out=os.urandom(131072), wait=False)
+        g.rpc("nvmf_subsystem_remove_ns", {"nqn": SUB, "nsid": 1})
+        for key, cpl in drain([c.io[0]]).items():
+            assert cpl.status in (0, 0x0B | 0x4000), N.status_str(cpl.status)
+        g.rpc("nvmf_delete_subsystem", {"nqn": SUB})
+        for q in [c.admin, c2.admin] + c.io + c2.io:
+            assert q.closed(timeout=3), "a queue of a deleted subsystem is still open"
+        ok, st = g.pools_full()
+        assert ok, st
+        # The bdev is free again: it can be deleted.
+        g.rpc("bdev_malloc_delete", {"name": "M0"})
+    finally:
+        g.close()
+
+
 def t_keep_alive_expiry_tears_down_all_queues():
     g = Tgt()
     try:
