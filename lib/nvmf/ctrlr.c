@@ -936,12 +936,32 @@ feature_changeable(uint8_t fid)
     }
 }
 
+/* Features that are just a stored value: where it lives, and its default. */
+static uint32_t *
+stored_feature(struct tern_nvmf_ctrlr *c, uint8_t fid, uint32_t *def)
+{
+    *def = 0;
+    switch (fid) {
+    case TERN_NVME_FEAT_ARBITRATION: return &c->arbitration;
+    case TERN_NVME_FEAT_POWER_MANAGEMENT: return &c->power_mgmt;
+    case TERN_NVME_FEAT_TEMPERATURE_THRESHOLD: return &c->temp_threshold;
+    case TERN_NVME_FEAT_ERROR_RECOVERY: return &c->error_recovery;
+    case TERN_NVME_FEAT_ASYNC_EVENT_CONFIG: return &c->aec;
+    case TERN_NVME_FEAT_KEEP_ALIVE_TIMER: return &c->kato_ms;
+    case TERN_NVME_FEAT_VOLATILE_WRITE_CACHE:
+        *def = 1;
+        return &c->wce;
+    default:
+        return NULL;
+    }
+}
+
 static void
 admin_get_features(struct tern_nvmf_ctrlr *c, struct tern_nvmf_request *req)
 {
     uint8_t fid = TERN_NVME_FEAT_FID(req->cmd->cdw10);
     uint8_t sel = TERN_NVME_FEAT_SEL(req->cmd->cdw10);
-    uint32_t cdw0 = 0;
+    uint32_t cdw0 = 0, def, *val;
     uint16_t nq = c->nr_slots - 1;
 
     if (sel == TERN_NVME_FEAT_SEL_SUPPORTED) {
@@ -957,22 +977,13 @@ admin_get_features(struct tern_nvmf_ctrlr *c, struct tern_nvmf_request *req)
         admin_complete(c, req, INVALID_FIELD, 0);
         return;
     }
+    val = stored_feature(c, fid, &def);
+    if (val != NULL) {
+        /* Nothing is saveable: "saved" reads as current (Base 5.27.1). */
+        admin_complete(c, req, 0, sel == TERN_NVME_FEAT_SEL_DEFAULT ? def : *val);
+        return;
+    }
     switch (fid) {
-    case TERN_NVME_FEAT_ARBITRATION:
-        cdw0 = sel == TERN_NVME_FEAT_SEL_DEFAULT ? 0 : c->arbitration;
-        break;
-    case TERN_NVME_FEAT_POWER_MANAGEMENT:
-        cdw0 = sel == TERN_NVME_FEAT_SEL_DEFAULT ? 0 : c->power_mgmt;
-        break;
-    case TERN_NVME_FEAT_TEMPERATURE_THRESHOLD:
-        cdw0 = sel == TERN_NVME_FEAT_SEL_DEFAULT ? 0 : c->temp_threshold;
-        break;
-    case TERN_NVME_FEAT_ERROR_RECOVERY:
-        cdw0 = sel == TERN_NVME_FEAT_SEL_DEFAULT ? 0 : c->error_recovery;
-        break;
-    case TERN_NVME_FEAT_VOLATILE_WRITE_CACHE:
-        cdw0 = sel == TERN_NVME_FEAT_SEL_DEFAULT ? 1 : c->wce;
-        break;
     case TERN_NVME_FEAT_NUMBER_OF_QUEUES:
         if (sel != TERN_NVME_FEAT_SEL_DEFAULT && c->nq_set)
             nq = c->nr_ioq_granted;
@@ -984,12 +995,6 @@ admin_get_features(struct tern_nvmf_ctrlr *c, struct tern_nvmf_request *req)
         break;
     case TERN_NVME_FEAT_INTERRUPT_VECTOR_CONFIG:
         cdw0 = req->cmd->cdw11 & 0xffff;
-        break;
-    case TERN_NVME_FEAT_ASYNC_EVENT_CONFIG:
-        cdw0 = sel == TERN_NVME_FEAT_SEL_DEFAULT ? 0 : c->aec;
-        break;
-    case TERN_NVME_FEAT_KEEP_ALIVE_TIMER:
-        cdw0 = sel == TERN_NVME_FEAT_SEL_DEFAULT ? 0 : c->kato_ms;
         break;
     case TERN_NVME_FEAT_HOST_IDENTIFIER:
         /* Only the 128-bit form (EXHID, cdw11 bit 0) exists on fabrics. */
@@ -1016,7 +1021,7 @@ admin_set_features(struct tern_nvmf_ctrlr *c, struct tern_nvmf_request *req)
 {
     uint8_t fid = TERN_NVME_FEAT_FID(req->cmd->cdw10);
     uint32_t v = req->cmd->cdw11;
-    uint32_t cdw0 = 0;
+    uint32_t cdw0 = 0, def;
 
     if (TERN_NVME_FEAT_SV(req->cmd->cdw10)) {
         admin_complete(c, req, TERN_NVME_STATUS(TERN_NVME_SCT_COMMAND_SPECIFIC,
@@ -1026,7 +1031,9 @@ admin_set_features(struct tern_nvmf_ctrlr *c, struct tern_nvmf_request *req)
     }
     switch (fid) {
     case TERN_NVME_FEAT_ARBITRATION:
-        c->arbitration = v;
+    case TERN_NVME_FEAT_TEMPERATURE_THRESHOLD:
+    case TERN_NVME_FEAT_ERROR_RECOVERY:
+        *stored_feature(c, fid, &def) = v;
         break;
     case TERN_NVME_FEAT_POWER_MANAGEMENT:
         if ((v & 0x1f) != 0) {      /* there is only power state 0 */
@@ -1034,12 +1041,6 @@ admin_set_features(struct tern_nvmf_ctrlr *c, struct tern_nvmf_request *req)
             return;
         }
         c->power_mgmt = v;
-        break;
-    case TERN_NVME_FEAT_TEMPERATURE_THRESHOLD:
-        c->temp_threshold = v;
-        break;
-    case TERN_NVME_FEAT_ERROR_RECOVERY:
-        c->error_recovery = v;
         break;
     case TERN_NVME_FEAT_VOLATILE_WRITE_CACHE:
         c->wce = v & 1;

@@ -14,11 +14,10 @@ import socket
 import struct
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nvmf_tcp as N  # noqa: E402
-from test_tgt import Target, WORK, check_environment  # noqa: E402
+from test_tgt import Target, WORK, run_tests  # noqa: E402
 
 HOST = "nqn.2014-08.org.nvmexpress:uuid:0f0e0d0c-0b0a-0908-0706-050403020100"
 HOST2 = "nqn.2014-08.org.nvmexpress:uuid:11111111-2222-3333-4444-555555555555"
@@ -594,25 +593,5 @@ def t_default_config_serves_malloc_on_4420():
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("t_")]
 
 
-def main():
-    check_environment()
-    passed = failed = 0
-    only = os.environ.get("TERN_FUNC_ONLY")
-    for t in TESTS:
-        if only and only not in t.__name__:
-            continue
-        t0 = time.time()
-        try:
-            t()
-            passed += 1
-            print("PASS %s (%.1fs)" % (t.__name__[2:], time.time() - t0), flush=True)
-        except Exception:
-            failed += 1
-            print("FAIL %s (%.1fs)" % (t.__name__[2:], time.time() - t0), flush=True)
-            traceback.print_exc(file=sys.stdout)
-    print("%d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_tests(TESTS))

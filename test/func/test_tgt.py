@@ -510,10 +510,15 @@ def t_nvmf_subsystems_by_rpc():
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("t_")]
 
 
-def main():
+def run_tests(tests):
+    """Run test functions (TERN_FUNC_ONLY=word: only those whose name has
+    it); print PASS/FAIL lines and `N passed, N failed`; exit status."""
     check_environment()
     passed = failed = 0
-    for t in TESTS:
+    only = os.environ.get("TERN_FUNC_ONLY")
+    for t in tests:
+        if only and only not in t.__name__:
+            continue
         t0 = time.time()
         try:
             t()
@@ -528,4 +533,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_tests(TESTS))
