@@ -11,17 +11,19 @@
 #   A. cuts its link for 5 s while fio (write + verify) runs on both
 #      namespaces: fio must finish clean after the host reconnects, and the
 #      target must have reaped the dead controllers (keep-alive timeout);
-#   B. resets the uring controller (nvme reset: the kernel closes every
-#      queue's TCP connection with I/O in flight, then reconnects) while
-#      fio runs on both: fio must finish clean;
+#   B. resets the uring controller, then the malloc one (nvme reset: the
+#      kernel closes every queue's TCP connection with I/O in flight, then
+#      reconnects) while fio runs on both: fio must finish clean;
 #   C. disconnects the malloc controller (nvme disconnect) in the middle of
 #      fio on it, while fio with verify goes on on uring: the disconnect
 #      returns, the target drops the controller and its queues, and the
 #      uring controller keeps working (its fio finishes clean);
 #   D. connects malloc again: I/O with verify works;
-#   E. disconnects everything: no qpair, no waiting request, every shared
+#   E. connects, writes and verifies, disconnects malloc 6 times while fio
+#      with verify runs on uring;
+#   F. disconnects everything: no qpair, no waiting request, every shared
 #      buffer free, on every lcore;
-#   F. connects again and sends SIGTERM to the target in the middle of fio:
+#   G. connects again and sends SIGTERM to the target in the middle of fio:
 #      tern-tgt must exit 0 promptly.
 # Every check prints a PASS/FAIL line; each guest ends with its counts.
 #   test/vm/run.sh test/vm/tests/tern-tcp-faults.sh
@@ -74,7 +76,8 @@ trap 'for p in "${FIO_PIDS[@]}"; do fio_kill "$p"; done; tt_disconnect "$NQN_M";
       dmesg > "$TERN_VM_TEST_DIR/host-dmesg.txt"; vm_signal done' EXIT
 tt_host_wait_ready
 dmesg -C
-KA=(--keep-alive-tmo=2 --reconnect-delay=1 --ctrl-loss-tmo=120)
+# -W 1: a write queue besides the read queue, so I/O lands on both lcores.
+KA=(--keep-alive-tmo=2 --reconnect-delay=1 --ctrl-loss-tmo=120 -W 1)
 
 # fio_bg NAME DEV SECONDS VERIFY(1|0): fio in the background, time based,
 # 4k and 128k jobs side by side; with VERIFY every block written is read
@@ -196,26 +199,29 @@ fi
 dmesg > "$TERN_VM_TEST_DIR/host-dmesg-A.txt"
 dmesg -C
 
-# ---- B. controller reset mid-I/O
+# ---- B. controller resets mid-I/O
 fio_bg reset-m "$dm" 20 1; pm=$FIO_PID
 fio_bg reset-u "$du" 20 1; pu=$FIO_PID
-sleep 4
-t0=$(date +%s)
-timeout 60 nvme reset "/dev/$cu"; rc=$?
-for ((i = 0; i < 150; i++)); do [ "$(cat "/sys/class/nvme/$cu/state")" = live ] && break; sleep 0.2; done
-st=$(cat "/sys/class/nvme/$cu/state")
-[ $rc = 0 ] && [ "$st" = live ] && tt_pass "B: nvme reset of the uring controller mid-I/O" "live again after $(( $(date +%s) - t0 )) s" \
-    || tt_fail "B: nvme reset of the uring controller mid-I/O" "exit $rc, state $st"
+for x in "4 $cu" "6 $cm"; do
+    set -- $x
+    sleep "$1"
+    t0=$(date +%s)
+    timeout 60 nvme reset "/dev/$2"; rc=$?
+    for ((i = 0; i < 150; i++)); do [ "$(cat "/sys/class/nvme/$2/state")" = live ] && break; sleep 0.2; done
+    st=$(cat "/sys/class/nvme/$2/state")
+    [ $rc = 0 ] && [ "$st" = live ] && tt_pass "B: nvme reset of $2 mid-I/O" "live again after $(( $(date +%s) - t0 )) s" \
+        || tt_fail "B: nvme reset of $2 mid-I/O" "exit $rc, state $st"
+done
 fio_wait reset-m "$pm" > out-m.txt; rm_=$?
 fio_wait reset-u "$pu" > out-u.txt; ru_=$?
 cat out-m.txt out-u.txt
-[ $ru_ = 0 ] && tt_pass "B: fio verify on uring across its reset" "$(tr '\n' ' ' < out-u.txt)" \
-    || tt_fail "B: fio verify on uring across its reset" "fio exit $ru_: $(tr '\n' ' ' < out-u.txt)"
-[ $rm_ = 0 ] && tt_pass "B: fio verify on malloc meanwhile" "$(tr '\n' ' ' < out-m.txt)" \
-    || tt_fail "B: fio verify on malloc meanwhile" "fio exit $rm_: $(tr '\n' ' ' < out-m.txt)"
-b=$(ctrl_count "$NQN_U" 1)
-[ "$b" = 1 ] && tt_pass "B: the target holds one uring controller after the reset" \
-    || tt_fail "B: the target holds one uring controller after the reset" "$b controllers"
+[ $ru_ = 0 ] && tt_pass "B: fio verify on uring across the resets" "$(tr '\n' ' ' < out-u.txt)" \
+    || tt_fail "B: fio verify on uring across the resets" "fio exit $ru_: $(tr '\n' ' ' < out-u.txt)"
+[ $rm_ = 0 ] && tt_pass "B: fio verify on malloc across the resets" "$(tr '\n' ' ' < out-m.txt)" \
+    || tt_fail "B: fio verify on malloc across the resets" "fio exit $rm_: $(tr '\n' ' ' < out-m.txt)"
+a=$(ctrl_count "$NQN_M" 1); b=$(ctrl_count "$NQN_U" 1)
+[ "$a" = 1 ] && [ "$b" = 1 ] && tt_pass "B: the target holds one controller each after the resets" \
+    || tt_fail "B: the target holds one controller each after the resets" "malloc $a, uring $b"
 dmesg > "$TERN_VM_TEST_DIR/host-dmesg-B.txt"
 dmesg -C
 
@@ -256,26 +262,49 @@ else
     tt_fail "D: a new connect to malloc (digests on) works, fio verify passes" "connect: $(tail -n 3 "$TERN_VM_TEST_DIR/nvme-connect.log" | tr '\n' '|')"
 fi
 
-# ---- E. everything disconnected: clean
+# ---- E. connect/disconnect churn on malloc while uring works
+tt_disconnect "$NQN_M"
+fio_bg churn-u "$du" 25 1; pu=$FIO_PID
+ok=0 why=
+for ((k = 1; k <= 6; k++)); do
+    if c=$(tt_connect "$NQN_M" -W 1) && tt_wait_ns "$NQN_M" 1 20 && d=$(tt_ns_dev "$NQN_M" 1) \
+        && timeout 60 fio --name=churn --filename="$d" --ioengine=libaio --direct=1 --rw=randwrite \
+            --bsrange=4k-128k --iodepth=16 --size=2M --offset=$((k * 2))M --verify=crc32c --verify_fatal=1 \
+            --output="$TERN_VM_TEST_DIR/fio-churn-$k.txt" > /dev/null 2>&1 \
+        && tt_disconnect "$NQN_M"; then
+        ok=$((ok + 1))
+    else
+        why="$why cycle $k failed ($c $d: $(grep -m 1 -iE 'error' "$TERN_VM_TEST_DIR/fio-churn-$k.txt" 2> /dev/null));"
+        tt_disconnect "$NQN_M"
+    fi
+done
+[ $ok = 6 ] && tt_pass "E: 6 cycles of connect, fio verify, disconnect on malloc" \
+    || tt_fail "E: 6 cycles of connect, fio verify, disconnect on malloc" "$ok of 6:$why"
+fio_wait churn-u "$pu" > out-u.txt; ru_=$?
+cat out-u.txt
+[ $ru_ = 0 ] && tt_pass "E: fio verify on uring meanwhile" "$(tr '\n' ' ' < out-u.txt)" \
+    || tt_fail "E: fio verify on uring meanwhile" "fio exit $ru_: $(tr '\n' ' ' < out-u.txt)"
+
+# ---- F. everything disconnected: clean
 tt_disconnect "$NQN_M"; tt_disconnect "$NQN_U"
 out=$(tt_tgt tt_stats_clean 15); rc=$?
-[ $rc = 0 ] && tt_pass "E: all disconnected: 0 qpairs, no waiting request, every shared buffer free" "$out" \
-    || tt_fail "E: all disconnected: 0 qpairs, no waiting request, every shared buffer free" "$out"
+[ $rc = 0 ] && tt_pass "F: all disconnected: 0 qpairs, no waiting request, every shared buffer free" "$out" \
+    || tt_fail "F: all disconnected: 0 qpairs, no waiting request, every shared buffer free" "$out"
 out=$(tt_tgt tt_counters)
 vm_log "target counters: $out"
 
-# ---- F. SIGTERM in the middle of I/O
-if cm=$(tt_connect "$NQN_M" --ctrl-loss-tmo=5 --reconnect-delay=1) && tt_wait_ns "$NQN_M" 1 20 && dm=$(tt_ns_dev "$NQN_M" 1); then
+# ---- G. SIGTERM in the middle of I/O
+if cm=$(tt_connect "$NQN_M" --ctrl-loss-tmo=5 --reconnect-delay=1 -W 1) && tt_wait_ns "$NQN_M" 1 20 && dm=$(tt_ns_dev "$NQN_M" 1); then
     fio_bg term-m "$dm" 30 0; pm=$FIO_PID
     sleep 4
     out=$(TT_TGT_TIMEOUT=40 tt_tgt tt_tgt_stop 15); rc=$?
-    [ $rc = 0 ] && tt_pass "F: tern-tgt exits 0 on SIGTERM with a host connected mid-I/O" "$out" \
-        || tt_fail "F: tern-tgt exits 0 on SIGTERM with a host connected mid-I/O" "$out"
+    [ $rc = 0 ] && tt_pass "G: tern-tgt exits 0 on SIGTERM with a host connected mid-I/O" "$out" \
+        || tt_fail "G: tern-tgt exits 0 on SIGTERM with a host connected mid-I/O" "$out"
     tt_disconnect "$NQN_M"
     fio_kill "$pm"
 else
-    tt_fail "F: connect before SIGTERM" "$(tail -n 3 "$TERN_VM_TEST_DIR/nvme-connect.log" | tr '\n' '|')"
+    tt_fail "G: connect before SIGTERM" "$(tail -n 3 "$TERN_VM_TEST_DIR/nvme-connect.log" | tr '\n' '|')"
     out=$(TT_TGT_TIMEOUT=40 tt_tgt tt_tgt_stop 15); rc=$?
-    [ $rc = 0 ] && tt_pass "F: tern-tgt exits 0 on SIGTERM" "$out" || tt_fail "F: tern-tgt exits 0 on SIGTERM" "$out"
+    [ $rc = 0 ] && tt_pass "G: tern-tgt exits 0 on SIGTERM" "$out" || tt_fail "G: tern-tgt exits 0 on SIGTERM" "$out"
 fi
 tt_summary

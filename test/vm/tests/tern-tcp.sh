@@ -188,53 +188,28 @@ sys.exit(1 if bad else 0)
 
 # ---- fio: write, then read back and verify every block
 fio_job() {   # FILE DEV_MALLOC DEV_URING
-    local f=$1 dm=$2 du=$3
-    cat > "$f" <<EOF
-[global]
-ioengine=libaio
-direct=1
-rw=randwrite
-iodepth=32
-numjobs=4
-verify=crc32c
-verify_fatal=1
-do_verify=1
-randrepeat=0
-
-[malloc-4k]
-filename=$dm
-bs=4k
-offset=0
-size=2M
-offset_increment=2M
-
-[malloc-128k]
-filename=$dm
-bs=128k
-offset=8M
-size=4M
-offset_increment=4M
-
-[uring-4k]
-filename=$du
-bs=4k
-offset=0
-size=2M
-offset_increment=2M
-
-[uring-128k]
-filename=$du
-bs=128k
-offset=8M
-size=4M
-offset_increment=4M
-EOF
+    local f=$1 dm=$2 du=$3 d name dev bmin
+    {
+        printf '%s\n' '[global]' ioengine=libaio direct=1 rw=randwrite iodepth=32 numjobs=4 \
+            verify=crc32c verify_fatal=1 do_verify=1 randrepeat=0
+        # Per namespace: 4 x 6 MiB of 4k, 4 x 8 MiB of 128k, 4 x 2 MiB of
+        # sizes from one block to 128k (in-capsule, one io unit, several).
+        for d in "malloc $dm 512" "uring $du 4k"; do
+            set -- $d
+            name=$1 dev=$2 bmin=$3
+            printf '\n[%s-4k]\nfilename=%s\nbs=4k\noffset=0\nsize=6M\noffset_increment=6M\n' "$name" "$dev"
+            printf '\n[%s-128k]\nfilename=%s\nbs=128k\noffset=24M\nsize=8M\noffset_increment=8M\n' "$name" "$dev"
+            printf '\n[%s-mix]\nfilename=%s\nbsrange=%s-128k\noffset=56M\nsize=2M\noffset_increment=2M\n' "$name" "$dev" "$bmin"
+        done
+    } > "$f"
 }
 
 # ---- one round: connect both, (identity), fio, (namespace add/remove), disconnect
 round() {   # MODE=off|on
     local mode=$1 fm fu cm cu dm du t0 out rc line n
-    if [ "$mode" = on ]; then fm=(-g -G -d); fu=(-g -G); else fm=(); fu=(-d); fi
+    # -d: SQ flow control off (C2H SUCCESS flag); -W 1: a write queue
+    # besides the read queue, so that I/O lands on both target lcores.
+    if [ "$mode" = on ]; then fm=(-g -G -d -W 1); fu=(-g -G); else fm=(); fu=(-d -W 1); fi
     cm=$(tt_connect "$NQN_M" "${fm[@]}") && dm=$(tt_wait_ns "$NQN_M" 1 20 && tt_ns_dev "$NQN_M" 1) \
         && tt_pass "connect malloc, digests $mode ${fm[*]}" "$cm, $dm" \
         || { tt_fail "connect malloc, digests $mode ${fm[*]}" "$(tail -n 3 "$TERN_VM_TEST_DIR/nvme-connect.log"; dmesg | tail -n 5)"; return 1; }
@@ -251,7 +226,7 @@ round() {   # MODE=off|on
     t0=$(date +%s)
     out=$(tt_fio "digests-$mode" 240 "fio-$mode.job"); rc=$?
     echo "$out"
-    for n in malloc-4k malloc-128k uring-4k uring-128k; do
+    for n in malloc-4k malloc-128k malloc-mix uring-4k uring-128k uring-mix; do
         line=$(echo "$out" | grep "^$n ")
         if [ $rc = 0 ] && [ "$(echo "$line" | cut -d' ' -f2)" = ok ]; then
             tt_pass "fio verify $n (4 jobs, iodepth 32), digests $mode" "${line#* ok }"
@@ -261,13 +236,13 @@ round() {   # MODE=off|on
     done
     vm_log "fio round (digests $mode): $(( $(date +%s) - t0 )) s"
 
-    if [ "$mode" = on ]; then
-        ns_hotplug "$cm"
-    fi
-
     out=$(tt_dmesg_nvme_errors)
     [ -z "$out" ] && tt_pass "no kernel NVMe errors, digests $mode" \
         || tt_fail "no kernel NVMe errors, digests $mode" "$(echo "$out" | head -n 3 | tr '\n' '|')"
+
+    if [ "$mode" = on ]; then
+        ns_hotplug "$cm"
+    fi
 
     tt_disconnect "$NQN_M"; rc1=$?
     tt_disconnect "$NQN_U"; rc2=$?
@@ -280,7 +255,7 @@ round() {   # MODE=off|on
 
 # ---- 3a. namespaces added and removed while connected
 ns_hotplug() {   # CTRL (of the malloc subsystem)
-    local c=$1 out rc t0 i dev
+    local c=$1 out rc t0 i dev fpid
     out=$(tt_tgt tt_rpc bdev_malloc_create "'{\"name\": \"MallocHot\", \"num_blocks\": 8192, \"block_size\": 4096}'" \
         '&&' tt_rpc nvmf_subsystem_add_ns "'{\"nqn\": \"$NQN_M\", \"namespace\": {\"bdev_name\": \"MallocHot\", \"nsid\": 2}}'")
     rc=$?
@@ -306,14 +281,31 @@ ns_hotplug() {   # CTRL (of the malloc subsystem)
         tt_fail "namespace 2 added by RPC appears without a reconnect" "no block device in 15 s; $(nvme list-ns "/dev/$c" 2>&1 | tr '\n' ' '); dmesg: $(dmesg | tail -n 3 | tr '\n' '|')"
         return
     fi
+    # Removed in the middle of I/O on it: the I/O fails or completes, the
+    # block device goes, namespace 1 stays, and the bdev can then be deleted
+    # (every lcore let go of it).
+    timeout -k 5 90 fio --name=hot-rm --filename="$dev" --ioengine=libaio --direct=1 --rw=randrw \
+        --bsrange=4k-128k --iodepth=16 --numjobs=2 --time_based --runtime=40 \
+        --output="$TERN_VM_TEST_DIR/fio-hot-rm.txt" > /dev/null 2>&1 &
+    fpid=$!
+    sleep 3
     out=$(tt_tgt tt_rpc nvmf_subsystem_remove_ns "'{\"nqn\": \"$NQN_M\", \"nsid\": 2}'"); rc=$?
-    [ $rc = 0 ] || { tt_fail "nvmf_subsystem_remove_ns while connected" "rc $rc: $out"; return; }
-    for ((i = 0; i < 75; i++)); do tt_ns_dev "$NQN_M" 2 > /dev/null || break; sleep 0.2; done
-    if ! tt_ns_dev "$NQN_M" 2 > /dev/null && tt_ns_dev "$NQN_M" 1 > /dev/null; then
-        tt_pass "namespace 2 removed by RPC disappears, namespace 1 stays"
+    [ $rc = 0 ] || tt_fail "nvmf_subsystem_remove_ns mid-I/O" "rc $rc: $out"
+    t0=$(date +%s)
+    for ((i = 0; i < 100; i++)); do tt_ns_dev "$NQN_M" 2 > /dev/null || break; sleep 0.2; done
+    if ! tt_ns_dev "$NQN_M" 2 > /dev/null && tt_ns_dev "$NQN_M" 1 > /dev/null && [ "$(cat /sys/class/nvme/"$c"/state)" = live ]; then
+        tt_pass "namespace 2 removed by RPC mid-I/O disappears, namespace 1 stays" "$(( $(date +%s) - t0 )) s"
     else
-        tt_fail "namespace 2 removed by RPC disappears, namespace 1 stays" "ns2 $(tt_ns_dev "$NQN_M" 2) ns1 $(tt_ns_dev "$NQN_M" 1)"
+        tt_fail "namespace 2 removed by RPC mid-I/O disappears, namespace 1 stays" "ns2 $(tt_ns_dev "$NQN_M" 2) ns1 $(tt_ns_dev "$NQN_M" 1) $c $(cat /sys/class/nvme/"$c"/state)"
     fi
+    for ((i = 0; i < 150; i++)); do kill -0 "$fpid" 2> /dev/null || break; sleep 0.2; done
+    if kill -0 "$fpid" 2> /dev/null; then
+        tt_fail "fio on the removed namespace ends" "still running 30 s after the removal: $(dmesg | grep nvme | tail -n 3 | tr '\n' '|')"
+        kill -TERM "$fpid"
+    else
+        tt_pass "fio on the removed namespace ends" "$(grep -m 1 -o 'err=[ 0-9]*' "$TERN_VM_TEST_DIR/fio-hot-rm.txt")"
+    fi
+    wait "$fpid" 2> /dev/null
     out=$(tt_tgt tt_rpc bdev_malloc_delete "'{\"name\": \"MallocHot\"}'"); rc=$?
     [ $rc = 0 ] && tt_pass "bdev_malloc_delete of the removed namespace's bdev" \
         || tt_fail "bdev_malloc_delete of the removed namespace's bdev" "rc $rc: $out"
@@ -321,7 +313,7 @@ ns_hotplug() {   # CTRL (of the malloc subsystem)
 
 # ---- 3b. the acl subsystem
 acl_checks() {
-    local out rc c save_nqn=$TT_HOSTNQN save_id=$TT_HOSTID
+    local out rc c i fpid save_nqn=$TT_HOSTNQN save_id=$TT_HOSTID
     TT_HOSTNQN=$HOST_OTHER TT_HOSTID=7e57a0b1-0000-4000-8000-0000000000a2
     if c=$(tt_connect "$NQN_A"); then
         tt_fail "a host not on the list is refused" "nvme connect as $HOST_OTHER succeeded ($c)"
@@ -355,6 +347,32 @@ acl_checks() {
         tt_fail "a host added by nvmf_subsystem_add_host connects" "rpc rc $rc: $out; $(tail -n 2 "$TERN_VM_TEST_DIR/nvme-connect.log" | tr '\n' '|')"
     fi
     tt_disconnect "$NQN_A"
+    # The subsystem deleted in the middle of I/O: its controller goes (the
+    # host's reconnects are refused), then its bdev can be deleted.
+    TT_HOSTNQN=$HOST_ALLOWED TT_HOSTID=7e57a0b1-0000-4000-8000-0000000000a1
+    if c=$(tt_connect "$NQN_A" --ctrl-loss-tmo=3 --reconnect-delay=1) && tt_wait_ns "$NQN_A" 1 20; then
+        timeout -k 5 90 fio --name=acl-del --filename="$(tt_ns_dev "$NQN_A" 1)" --ioengine=libaio --direct=1 \
+            --rw=randrw --bsrange=4k-128k --iodepth=16 --numjobs=2 --time_based --runtime=40 \
+            --output="$TERN_VM_TEST_DIR/fio-acl-del.txt" > /dev/null 2>&1 &
+        fpid=$!
+        sleep 3
+        out=$(tt_tgt tt_rpc nvmf_delete_subsystem "'{\"nqn\": \"$NQN_A\"}'"); rc=$?
+        [ $rc = 0 ] && tt_pass "nvmf_delete_subsystem mid-I/O" "$out" || tt_fail "nvmf_delete_subsystem mid-I/O" "rc $rc: $out"
+        for ((i = 0; i < 150; i++)); do kill -0 "$fpid" 2> /dev/null || break; sleep 0.2; done
+        if kill -0 "$fpid" 2> /dev/null; then
+            tt_fail "fio on the deleted subsystem ends" "still running 30 s later; $c: $(cat /sys/class/nvme/"$c"/state 2> /dev/null)"
+            kill -TERM "$fpid"
+        else
+            tt_pass "fio on the deleted subsystem ends" "$(grep -m 1 -o 'err=[ 0-9]*' "$TERN_VM_TEST_DIR/fio-acl-del.txt")"
+        fi
+        wait "$fpid" 2> /dev/null
+        tt_disconnect "$NQN_A"
+        out=$(tt_tgt tt_rpc bdev_malloc_delete "'{\"name\": \"MallocAcl\"}'"); rc=$?
+        [ $rc = 0 ] && tt_pass "bdev_malloc_delete of the deleted subsystem's bdev" \
+            || tt_fail "bdev_malloc_delete of the deleted subsystem's bdev" "rc $rc: $out"
+    else
+        tt_fail "connect to acl before deleting it" "$(tail -n 2 "$TERN_VM_TEST_DIR/nvme-connect.log" | tr '\n' '|')"
+    fi
     TT_HOSTNQN=$save_nqn TT_HOSTID=$save_id
 }
 
