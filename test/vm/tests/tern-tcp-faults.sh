@@ -21,9 +21,12 @@
 #   D. connects malloc again: I/O with verify works;
 #   E. connects, writes and verifies, disconnects malloc 6 times while fio
 #      with verify runs on uring;
-#   F. disconnects everything: no qpair, no waiting request, every shared
+#   F. connects malloc twice (two paths to one namespace, round-robin) and
+#      disconnects one path in the middle of fio with verify: fio finishes
+#      clean over the other path;
+#   G. disconnects everything: no qpair, no waiting request, every shared
 #      buffer free, on every lcore;
-#   G. connects again and sends SIGTERM to the target in the middle of fio:
+#   H. connects again and sends SIGTERM to the target in the middle of fio:
 #      tern-tgt must exit 0 promptly.
 # Every check prints a PASS/FAIL line; each guest ends with its counts.
 #   test/vm/run.sh test/vm/tests/tern-tcp-faults.sh
@@ -164,8 +167,8 @@ connect_both() {   # PHASE
 
 # ---- A. link cut mid-I/O
 connect_both A
-fio_bg cut-m "$dm" 30 1; pm=$FIO_PID
-fio_bg cut-u "$du" 30 1; pu=$FIO_PID
+fio_bg cut-m "$dm" 25 1; pm=$FIO_PID
+fio_bg cut-u "$du" 25 1; pu=$FIO_PID
 sleep 5
 if kill -0 "$pm" 2> /dev/null && kill -0 "$pu" 2> /dev/null; then
     vm_link cut 5 host || vm_env_fail "the runner did not cut the link"
@@ -200,8 +203,8 @@ dmesg > "$TERN_VM_TEST_DIR/host-dmesg-A.txt"
 dmesg -C
 
 # ---- B. controller resets mid-I/O
-fio_bg reset-m "$dm" 20 1; pm=$FIO_PID
-fio_bg reset-u "$du" 20 1; pu=$FIO_PID
+fio_bg reset-m "$dm" 16 1; pm=$FIO_PID
+fio_bg reset-u "$du" 16 1; pu=$FIO_PID
 for x in "4 $cu" "6 $cm"; do
     set -- $x
     sleep "$1"
@@ -227,7 +230,7 @@ dmesg -C
 
 # ---- C. disconnect mid-I/O; the other controller keeps working
 fio_bg disc-m "$dm" 30 0; pm=$FIO_PID
-fio_bg disc-u "$du" 20 1; pu=$FIO_PID
+fio_bg disc-u "$du" 15 1; pu=$FIO_PID
 sleep 4
 t0=$(date +%s)
 tt_disconnect "$NQN_M"; rc=$?
@@ -264,7 +267,7 @@ fi
 
 # ---- E. connect/disconnect churn on malloc while uring works
 tt_disconnect "$NQN_M"
-fio_bg churn-u "$du" 25 1; pu=$FIO_PID
+fio_bg churn-u "$du" 20 1; pu=$FIO_PID
 ok=0 why=
 for ((k = 1; k <= 6; k++)); do
     if c=$(tt_connect "$NQN_M" -W 1) && tt_wait_ns "$NQN_M" 1 20 && d=$(tt_ns_dev "$NQN_M" 1) \
@@ -285,26 +288,53 @@ cat out-u.txt
 [ $ru_ = 0 ] && tt_pass "E: fio verify on uring meanwhile" "$(tr '\n' ' ' < out-u.txt)" \
     || tt_fail "E: fio verify on uring meanwhile" "fio exit $ru_: $(tr '\n' ' ' < out-u.txt)"
 
-# ---- F. everything disconnected: clean
+# ---- F. two paths to one namespace; one disconnected mid-I/O
+tt_disconnect "$NQN_M"
+if c1=$(tt_connect "$NQN_M" -W 1) && c2=$(tt_connect "$NQN_M" -D -W 1) && tt_wait_ns "$NQN_M" 1 20 \
+    && d=$(tt_ns_dev "$NQN_M" 1); then
+    paths=$(ls /sys/block/"${d#/dev/}"/multipath 2> /dev/null | tr '\n' ' ')
+    echo round-robin > /sys/block/"${d#/dev/}"/device/iopolicy 2> /dev/null
+    pol=$(cat /sys/block/"${d#/dev/}"/device/iopolicy 2> /dev/null)
+    n=$(ctrl_count "$NQN_M" 2)
+    [ "$n" = 2 ] && tt_pass "F: two controllers of malloc (nvme connect -D), one namespace" "$c1 $c2, paths: ${paths:-none (no native multipath)}, iopolicy ${pol:-?}" \
+        || tt_fail "F: two controllers of malloc (nvme connect -D), one namespace" "the target holds $n"
+    fio_bg mp "$d" 20 1; pm=$FIO_PID
+    sleep 5
+    timeout 60 nvme disconnect -d "$c1" > /dev/null 2>&1; rc=$?
+    [ $rc = 0 ] && [ "$(cat "/sys/class/nvme/$c2/state")" = live ] && tt_pass "F: one path disconnected mid-I/O" "$c1 gone, $c2 live" \
+        || tt_fail "F: one path disconnected mid-I/O" "exit $rc, $c2 $(cat "/sys/class/nvme/$c2/state")"
+    fio_wait mp "$pm" > out-m.txt; rm_=$?
+    cat out-m.txt
+    [ $rm_ = 0 ] && tt_pass "F: fio verify goes on over the other path" "$(tr '\n' ' ' < out-m.txt)" \
+        || tt_fail "F: fio verify goes on over the other path" "fio exit $rm_: $(tr '\n' ' ' < out-m.txt)"
+    n=$(ctrl_count "$NQN_M" 1)
+    [ "$n" = 1 ] && tt_pass "F: the target holds the remaining controller only" \
+        || tt_fail "F: the target holds the remaining controller only" "$n controllers"
+else
+    tt_fail "F: two controllers of malloc (nvme connect -D), one namespace" "$(tail -n 3 "$TERN_VM_TEST_DIR/nvme-connect.log" | tr '\n' '|')"
+fi
+dmesg > "$TERN_VM_TEST_DIR/host-dmesg-F.txt"
+
+# ---- G. everything disconnected: clean
 tt_disconnect "$NQN_M"; tt_disconnect "$NQN_U"
 out=$(tt_tgt tt_stats_clean 15); rc=$?
-[ $rc = 0 ] && tt_pass "F: all disconnected: 0 qpairs, no waiting request, every shared buffer free" "$out" \
-    || tt_fail "F: all disconnected: 0 qpairs, no waiting request, every shared buffer free" "$out"
+[ $rc = 0 ] && tt_pass "G: all disconnected: 0 qpairs, no waiting request, every shared buffer free" "$out" \
+    || tt_fail "G: all disconnected: 0 qpairs, no waiting request, every shared buffer free" "$out"
 out=$(tt_tgt tt_counters)
 vm_log "target counters: $out"
 
-# ---- G. SIGTERM in the middle of I/O
+# ---- H. SIGTERM in the middle of I/O
 if cm=$(tt_connect "$NQN_M" --ctrl-loss-tmo=5 --reconnect-delay=1 -W 1) && tt_wait_ns "$NQN_M" 1 20 && dm=$(tt_ns_dev "$NQN_M" 1); then
     fio_bg term-m "$dm" 30 0; pm=$FIO_PID
     sleep 4
     out=$(TT_TGT_TIMEOUT=40 tt_tgt tt_tgt_stop 15); rc=$?
-    [ $rc = 0 ] && tt_pass "G: tern-tgt exits 0 on SIGTERM with a host connected mid-I/O" "$out" \
-        || tt_fail "G: tern-tgt exits 0 on SIGTERM with a host connected mid-I/O" "$out"
+    [ $rc = 0 ] && tt_pass "H: tern-tgt exits 0 on SIGTERM with a host connected mid-I/O" "$out" \
+        || tt_fail "H: tern-tgt exits 0 on SIGTERM with a host connected mid-I/O" "$out"
     tt_disconnect "$NQN_M"
     fio_kill "$pm"
 else
-    tt_fail "G: connect before SIGTERM" "$(tail -n 3 "$TERN_VM_TEST_DIR/nvme-connect.log" | tr '\n' '|')"
+    tt_fail "H: connect before SIGTERM" "$(tail -n 3 "$TERN_VM_TEST_DIR/nvme-connect.log" | tr '\n' '|')"
     out=$(TT_TGT_TIMEOUT=40 tt_tgt tt_tgt_stop 15); rc=$?
-    [ $rc = 0 ] && tt_pass "G: tern-tgt exits 0 on SIGTERM" "$out" || tt_fail "G: tern-tgt exits 0 on SIGTERM" "$out"
+    [ $rc = 0 ] && tt_pass "H: tern-tgt exits 0 on SIGTERM" "$out" || tt_fail "H: tern-tgt exits 0 on SIGTERM" "$out"
 fi
 tt_summary

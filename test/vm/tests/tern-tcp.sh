@@ -186,6 +186,38 @@ sys.exit(1 if bad else 0)
     fi
 }
 
+# ---- data commands besides Read/Write: FUA, Flush, Write Zeroes, DSM
+data_cmds() {   # NAME DEV BLOCK_SIZE (1 MiB at 60 MiB into the namespace)
+    local name=$1 dev=$2 bs=$3 off=$((60 << 20)) n=$((1 << 20)) rc out
+    head -c $n /dev/urandom > pat.bin
+    head -c $n /dev/zero > zero.bin
+    rd() { dd if="$dev" bs=64k skip=$((off / 65536)) count=$((n / 65536)) iflag=direct status=none; }
+    if dd if=pat.bin of="$dev" bs=64k seek=$((off / 65536)) oflag=direct,dsync conv=notrunc status=none \
+        && rd | cmp -s - pat.bin; then
+        tt_pass "$name: FUA writes (O_DSYNC) read back"
+    else
+        tt_fail "$name: FUA writes (O_DSYNC) read back" "$(dmesg | tail -n 2 | tr '\n' '|')"
+    fi
+    out=$(timeout 30 nvme flush "$dev" 2>&1); rc=$?
+    [ $rc = 0 ] && tt_pass "$name: nvme flush" || tt_fail "$name: nvme flush" "exit $rc: $out"
+    out=$(timeout 30 nvme write-zeroes "$dev" -s $((off / bs)) -c $((n / bs - 1)) 2>&1); rc=$?
+    if [ $rc = 0 ] && rd | cmp -s - zero.bin; then
+        tt_pass "$name: nvme write-zeroes, the range reads back as zeroes"
+    else
+        tt_fail "$name: nvme write-zeroes, the range reads back as zeroes" "exit $rc: $out; $(rd | cmp - zero.bin 2>&1 | head -n 1)"
+    fi
+    dd if=pat.bin of="$dev" bs=64k seek=$((off / 65536)) oflag=direct conv=notrunc status=none
+    out=$(timeout 30 blkdiscard -z -o $off -l $n "$dev" 2>&1); rc=$?
+    if [ $rc = 0 ] && rd | cmp -s - zero.bin; then
+        tt_pass "$name: blkdiscard -z (write_zeroes_max_bytes $(cat /sys/block/"${dev#/dev/}"/queue/write_zeroes_max_bytes)), zeroes read back"
+    else
+        tt_fail "$name: blkdiscard -z, zeroes read back" "exit $rc: $out; $(rd | cmp - zero.bin 2>&1 | head -n 1)"
+    fi
+    out=$(timeout 30 blkdiscard -o $off -l $n "$dev" 2>&1); rc=$?
+    [ $rc = 0 ] && tt_pass "$name: blkdiscard (DSM deallocate, discard_max_bytes $(cat /sys/block/"${dev#/dev/}"/queue/discard_max_bytes))" \
+        || tt_fail "$name: blkdiscard (DSM deallocate)" "exit $rc: $out"
+}
+
 # ---- fio: write, then read back and verify every block
 fio_job() {   # FILE DEV_MALLOC DEV_URING
     local f=$1 dm=$2 du=$3 d name dev bmin
@@ -220,6 +252,8 @@ round() {   # MODE=off|on
     if [ "$mode" = off ]; then
         identity_checks "$cm" "$dm" TERNVMMALLOC00000001 "Tern VM malloc" $((64 << 20)) 9 "$NQN_M"
         identity_checks "$cu" "$du" TERNVMURING000000001 "Tern VM uring" $((96 << 20)) 12 "$NQN_U"
+        data_cmds malloc "$dm" 512
+        data_cmds uring "$du" 4096
     fi
 
     fio_job "fio-$mode.job" "$dm" "$du"
