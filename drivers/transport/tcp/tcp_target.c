@@ -462,6 +462,19 @@ conn_terminate(struct tcp_conn *c, uint16_t fes, uint32_t fei, const void *hdr, 
     conn_flush(c);
 }
 
+/*
+ * The host closed its end: a reset (it closed with data unread, or aborted)
+ * or a write after its FIN. That is how a host tears down its queues (the
+ * Linux host does so for every I/O queue when it resets or deletes a
+ * controller, then goes on with the admin queue): an orderly end of the
+ * queue, like a FIN, not a transport failure that kills the controller.
+ */
+static bool
+peer_closed(int err)
+{
+    return err == ECONNRESET || err == EPIPE;
+}
+
 /* Returns -1 when the connection was closed (and may be freed). */
 static int
 conn_flush(struct tcp_conn *c)
@@ -495,6 +508,12 @@ conn_flush(struct tcp_conn *c)
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
                 return 0;
+            if (peer_closed(errno)) {
+                TERN_LOG(g_log, INFO, "connection from %s (queue %u) reset by the host while "
+                         "sending (%s)", c->peer, c->qp.qid, strerror(errno));
+                conn_close(c, false);
+                return -1;
+            }
             TERN_LOG(g_log, ERR, "connection from %s (queue %u): send failed: %s", c->peer,
                      c->qp.qid, strerror(errno));
             conn_close(c, true);
@@ -956,6 +975,12 @@ conn_read(struct tcp_conn *c)
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
             return;
+        if (peer_closed(errno)) {
+            TERN_LOG(g_log, INFO, "connection from %s (queue %u) reset by the host", c->peer,
+                     c->qp.qid);
+            conn_close(c, false);
+            return;
+        }
         TERN_LOG(g_log, ERR, "connection from %s (queue %u): receive failed: %s", c->peer,
                  c->qp.qid, strerror(errno));
         conn_close(c, true);
