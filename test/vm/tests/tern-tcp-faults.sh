@@ -3,10 +3,11 @@
 # mid-I/O (issue 4, fault part).
 #
 # The tgt guest runs tern-tgt with two subsystems on 10.77.0.1:4420,
-# "malloc" (64 MiB malloc bdev) and "uring" (64 MiB file through the
-# io_uring bdev), and a deliberately small pool of shared data buffers (128
-# io units of 16 KiB: 16 writes of 128 KiB in flight), so that connections
-# die while requests wait for buffers, hold them, or are being written.
+# "malloc" (64 MiB malloc bdev; also on port 4421) and "uring" (64 MiB file
+# through the io_uring bdev), and a deliberately small pool of shared data
+# buffers (128 io units of 16 KiB: 16 writes of 128 KiB in flight), so that
+# connections die while requests wait for buffers, hold them, or are being
+# written.
 # The host guest, with both controllers connected (keep-alive 2 s):
 #   A. cuts its link for 5 s while fio (write + verify) runs on both
 #      namespaces: fio must finish clean after the host reconnects, and the
@@ -21,7 +22,8 @@
 #   D. connects malloc again: I/O with verify works;
 #   E. connects, writes and verifies, disconnects malloc 6 times while fio
 #      with verify runs on uring;
-#   F. connects malloc twice (two paths to one namespace, round-robin) and
+#   F. connects malloc on both ports (two paths to one namespace,
+#      round-robin) and
 #      disconnects one path in the middle of fio with verify: fio finishes
 #      clean over the other path;
 #   G. disconnects everything: no qpair, no waiting request, every shared
@@ -61,6 +63,10 @@ for name, bdev, sn in (("malloc", "Malloc0", "TERNVMFMALLOC0000001"), ("uring", 
          "params": {"nqn": nqn, "listen_address": {"trtype": "TCP", "adrfam": "IPv4",
                                                    "traddr": addr, "trsvcid": port}}},
     ]
+    if name == "malloc":     # a second port: a second path (test F)
+        nvmf.append({"method": "nvmf_subsystem_add_listener",
+                     "params": {"nqn": nqn, "listen_address": {"trtype": "TCP", "adrfam": "IPv4",
+                                                               "traddr": addr, "trsvcid": "4421"}}})
 cfg = {"subsystems": [
     {"subsystem": "bdev", "config": [
         {"method": "bdev_malloc_create", "params": {"name": "Malloc0", "num_blocks": 16384, "block_size": 4096}},
@@ -293,9 +299,10 @@ cat out-u.txt
 
 # ---- F. two paths to one namespace; one disconnected mid-I/O
 tt_disconnect "$NQN_M"
-# The second path names the host's source address (-w): nvme-cli 2.3 calls
-# an identical second connect "already connected" even with -D.
-if c1=$(tt_connect "$NQN_M" -W 1) && c2=$(tt_connect "$NQN_M" -D -w "$TERN_VM_HOST_ADDR" -W 1) \
+# The second path goes through the subsystem's second listener, port 4421
+# (nvme-cli 2.3 calls a second connect to the same port "already connected",
+# -D or not).
+if c1=$(tt_connect "$NQN_M" -W 1) && c2=$(TT_PORT=4421 tt_connect "$NQN_M" -W 1) \
     && tt_wait_ns "$NQN_M" 1 20 \
     && d=$(tt_ns_dev "$NQN_M" 1); then
     paths=$(ls /sys/block/"${d#/dev/}"/multipath 2> /dev/null | tr '\n' ' ')
