@@ -10,7 +10,8 @@
 # 4 KiB writes come in-capsule, 128 KiB ones through R2T in 8 io units of
 # 16 KiB, and 512 shared buffers run short under the load below (requests
 # then wait for a buffer). The host guest:
-#   1. nvme discover (the entries this host may see), nvme connect, nvme
+#   1. nvme discover (the entries this host may see; a persistent discovery
+#      controller gets an AEN when a listener is added), nvme connect, nvme
 #      list (sizes, block sizes), id-ctrl, id-ns, smart-log, error-log,
 #      get-feature -f 7;
 #   2. fio write+verify, bs 4k and 128k, iodepth 32, 4 jobs each, on both
@@ -84,7 +85,7 @@ PY
 fi
 
 # ================================================================== host
-CTRLS_TO_DROP=("$NQN_M" "$NQN_U" "$NQN_A")
+CTRLS_TO_DROP=("$NQN_M" "$NQN_U" "$NQN_A" nqn.2014-08.org.nvmexpress.discovery)
 trap 'for n in "${CTRLS_TO_DROP[@]}"; do tt_disconnect "$n"; done; dmesg > "$TERN_VM_TEST_DIR/host-dmesg.txt"; vm_signal done' EXIT
 tt_host_wait_ready
 dmesg -C
@@ -109,6 +110,42 @@ if [ $rc = 0 ] && echo "$out" | grep -q "subnqn: *$NQN_A\$"; then
 else
     tt_fail "nvme discover as the allowed host also lists acl" "exit $rc: $(echo "$out" | grep subnqn | tr '\n' ' ')"
 fi
+
+# ---- 1b. a persistent discovery controller hears of a new listener (AEN)
+DISC_NQN=nqn.2014-08.org.nvmexpress.discovery
+disc_aen() {
+    local upid out rc dc i aen
+    udevadm monitor --kernel --property --subsystem-match=nvme > udev.txt 2>&1 &
+    upid=$!
+    sleep 1
+    out=$(timeout 60 nvme discover -p -t tcp -a "$TERN_VM_TGT_ADDR" -s "$TT_PORT" \
+        --hostnqn="$TT_HOSTNQN" --hostid="$TT_HOSTID" 2>&1); rc=$?
+    dc=$(tt_ctrls "$DISC_NQN" | head -n 1)
+    if [ $rc != 0 ] || [ -z "$dc" ]; then
+        tt_fail "nvme discover -p keeps a discovery controller" "exit $rc, controller '${dc}': $(echo "$out" | tail -n 2 | tr '\n' '|')"
+        kill "$upid"; wait "$upid" 2> /dev/null
+        return
+    fi
+    tt_pass "nvme discover -p keeps a discovery controller" "$dc"
+    out=$(tt_tgt tt_rpc nvmf_subsystem_add_listener "'{\"nqn\": \"$NQN_M\", \"listen_address\": {\"trtype\": \"TCP\", \"adrfam\": \"IPv4\", \"traddr\": \"$TERN_VM_TGT_ADDR\", \"trsvcid\": \"4422\"}}'"); rc=$?
+    for ((i = 0; i < 75; i++)); do grep -q 'NVME_AEN=' udev.txt && break; sleep 0.2; done
+    aen=$(grep -m 1 -o 'NVME_AEN=.*' udev.txt)
+    if [ $rc = 0 ] && [ -n "$aen" ]; then
+        tt_pass "listener added by RPC: the discovery controller gets an AEN" "$aen"
+    else
+        tt_fail "listener added by RPC: the discovery controller gets an AEN" "rpc rc $rc ($out), no NVME_AEN uevent in 15 s"
+    fi
+    out=$(disc "$TT_HOSTNQN" "$TT_HOSTID" 2>&1)
+    echo "$out" | grep -q 'trsvcid: *4422' && tt_pass "the new listener is in the discovery log" \
+        || tt_fail "the new listener is in the discovery log" "$(echo "$out" | grep trsvcid | tr '\n' ' ')"
+    out=$(tt_tgt tt_rpc nvmf_subsystem_remove_listener "'{\"nqn\": \"$NQN_M\", \"listen_address\": {\"trtype\": \"TCP\", \"adrfam\": \"IPv4\", \"traddr\": \"$TERN_VM_TGT_ADDR\", \"trsvcid\": \"4422\"}}'"); rc=$?
+    [ $rc = 0 ] || tt_fail "nvmf_subsystem_remove_listener" "rc $rc: $out"
+    timeout 30 nvme disconnect -d "$dc" > /dev/null 2>&1 \
+        && tt_pass "disconnect the persistent discovery controller" \
+        || tt_fail "disconnect the persistent discovery controller" "$dc: $(cat /sys/class/nvme/"$dc"/state 2> /dev/null)"
+    kill "$upid"; wait "$upid" 2> /dev/null
+}
+disc_aen
 
 # ---- identity commands on one controller and namespace
 identity_checks() {   # CTRL DEV SN MN SIZE_BYTES LBA_SHIFT NQN
