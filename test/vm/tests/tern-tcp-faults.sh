@@ -4,10 +4,11 @@
 #
 # The tgt guest runs tern-tgt with two subsystems on 10.77.0.1:4420,
 # "malloc" (64 MiB malloc bdev; also on port 4421) and "uring" (64 MiB file
-# through the io_uring bdev), and a deliberately small pool of shared data
-# buffers (128 io units of 16 KiB: 16 writes of 128 KiB in flight), so that
-# connections die while requests wait for buffers, hold them, or are being
-# written.
+# through the io_uring bdev), no in-capsule data (every write, and the
+# Connect of every I/O queue, comes through R2T) and a deliberately small
+# pool of shared data buffers (256 io units of 8 KiB: 16 writes of 128 KiB
+# in flight), so that connections die while requests wait for buffers, hold
+# them, or are being written.
 # The host guest, with both controllers connected (keep-alive 2 s):
 #   A. cuts its link for 5 s while fio (write + verify) runs on both
 #      namespaces: fio must finish clean after the host reconnects, and the
@@ -28,7 +29,8 @@
 #      clean over the other path;
 #   G. disconnects everything: no qpair, no waiting request, every shared
 #      buffer free, on every lcore;
-#   H. connects again and sends SIGTERM to the target in the middle of fio:
+#   H. connects both again and sends SIGTERM to the target in the middle of
+#      fio:
 #      tern-tgt must exit 0 promptly.
 # Every check prints a PASS/FAIL line; each guest ends with its counts.
 #   test/vm/run.sh test/vm/tests/tern-tcp-faults.sh
@@ -50,8 +52,8 @@ if [ "$TERN_VM_ROLE" = tgt ]; then
 import json, sys
 out, addr, port, p, uring = sys.argv[1:]
 nvmf = [{"method": "nvmf_create_transport",
-         "params": {"trtype": "TCP", "max_queue_depth": 128, "in_capsule_data_size": 4096,
-                    "max_io_size": 131072, "io_unit_size": 16384, "num_shared_buffers": 128}}]
+         "params": {"trtype": "TCP", "max_queue_depth": 128, "in_capsule_data_size": 0,
+                    "max_io_size": 131072, "io_unit_size": 8192, "num_shared_buffers": 256}}]
 for name, bdev, sn in (("malloc", "Malloc0", "TERNVMFMALLOC0000001"), ("uring", "Uring0", "TERNVMFURING00000001")):
     nqn = "%s-%s" % (p, name)
     nvmf += [
@@ -305,11 +307,11 @@ tt_disconnect "$NQN_M"
 if c1=$(tt_connect "$NQN_M" -W 1) && c2=$(TT_PORT=4421 tt_connect "$NQN_M" -W 1) \
     && tt_wait_ns "$NQN_M" 1 20 \
     && d=$(tt_ns_dev "$NQN_M" 1); then
-    paths=$(ls /sys/block/"${d#/dev/}"/multipath 2> /dev/null | tr '\n' ' ')
+    paths=$(for x in /sys/block/"${d#/dev/}"/device/nvme*; do [ -e "$x/state" ] && echo "${x##*/}"; done | tr '\n' ' ')
     echo round-robin > /sys/block/"${d#/dev/}"/device/iopolicy 2> /dev/null
     pol=$(cat /sys/block/"${d#/dev/}"/device/iopolicy 2> /dev/null)
     n=$(ctrl_count "$NQN_M" 2)
-    [ "$n" = 2 ] && tt_pass "F: two controllers of malloc (two paths), one namespace" "$c1 $c2, paths: ${paths:-none (no native multipath)}, iopolicy ${pol:-?}" \
+    [ "$n" = 2 ] && tt_pass "F: two controllers of malloc (two paths), one namespace" "$c1 $c2, subsystem controllers: ${paths:-none (no native multipath)}, iopolicy ${pol:-?}" \
         || tt_fail "F: two controllers of malloc (two paths), one namespace" "the target holds $n"
     fio_bg mp "$d" 20 1; pm=$FIO_PID
     sleep 5
@@ -336,15 +338,18 @@ out=$(tt_tgt tt_stats_clean 15); rc=$?
 out=$(tt_tgt tt_counters)
 vm_log "target counters: $out"
 
-# ---- H. SIGTERM in the middle of I/O
-if cm=$(tt_connect "$NQN_M" --ctrl-loss-tmo=5 --reconnect-delay=1 -W 1) && tt_wait_ns "$NQN_M" 1 20 && dm=$(tt_ns_dev "$NQN_M" 1); then
+# ---- H. SIGTERM in the middle of I/O (malloc and uring)
+LOSS=(--ctrl-loss-tmo=5 --reconnect-delay=1 -W 1)
+if cm=$(tt_connect "$NQN_M" "${LOSS[@]}") && tt_wait_ns "$NQN_M" 1 20 && dm=$(tt_ns_dev "$NQN_M" 1) \
+    && cu=$(tt_connect "$NQN_U" "${LOSS[@]}") && tt_wait_ns "$NQN_U" 1 20 && du=$(tt_ns_dev "$NQN_U" 1); then
     fio_bg term-m "$dm" 30 0; pm=$FIO_PID
+    fio_bg term-u "$du" 30 0; pu=$FIO_PID
     sleep 4
     out=$(TT_TGT_TIMEOUT=40 tt_tgt tt_tgt_stop 15); rc=$?
     [ $rc = 0 ] && tt_pass "H: tern-tgt exits 0 on SIGTERM with a host connected mid-I/O" "$out" \
         || tt_fail "H: tern-tgt exits 0 on SIGTERM with a host connected mid-I/O" "$out"
-    tt_disconnect "$NQN_M"
-    fio_kill "$pm"
+    tt_disconnect "$NQN_M"; tt_disconnect "$NQN_U"
+    fio_kill "$pm"; fio_kill "$pu"
 else
     tt_fail "H: connect before SIGTERM" "$(tail -n 3 "$TERN_VM_TEST_DIR/nvme-connect.log" | tr '\n' '|')"
     out=$(TT_TGT_TIMEOUT=40 tt_tgt tt_tgt_stop 15); rc=$?
