@@ -206,6 +206,14 @@ tt_tgt() {
     return "${rc:-99}"
 }
 
+# tt_need PROGRAM...: ENVIRONMENT when one is missing in the guest.
+tt_need() {
+    local p
+    for p in "$@"; do
+        command -v "$p" > /dev/null || vm_env_fail "program '$p' missing in the $TERN_VM_ROLE guest (the guests run the machine's /)"
+    done
+}
+
 # tt_host_wait_ready: wait for the tgt guest's tern-tgt (ENVIRONMENT when
 # it is not built or the tgt guest reported ENVIRONMENT).
 tt_host_wait_ready() {

@@ -85,6 +85,7 @@ fi
 FIO_PIDS=()
 trap 'for p in "${FIO_PIDS[@]}"; do fio_kill "$p"; done; tt_disconnect "$NQN_M"; tt_disconnect "$NQN_U";
       dmesg > "$TERN_VM_TEST_DIR/host-dmesg.txt"; vm_signal done' EXIT
+tt_need nvme fio python3 pgrep pkill dd
 tt_host_wait_ready
 dmesg -C
 # -W 1: a write queue besides the read queue, so I/O lands on both lcores.

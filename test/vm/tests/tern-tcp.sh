@@ -87,6 +87,7 @@ fi
 # ================================================================== host
 CTRLS_TO_DROP=("$NQN_M" "$NQN_U" "$NQN_A" nqn.2014-08.org.nvmexpress.discovery)
 trap 'for n in "${CTRLS_TO_DROP[@]}"; do tt_disconnect "$n"; done; dmesg > "$TERN_VM_TEST_DIR/host-dmesg.txt"; vm_signal done' EXIT
+tt_need nvme fio python3 udevadm blkdiscard blockdev cmp
 tt_host_wait_ready
 dmesg -C
 
