@@ -292,6 +292,15 @@ nvmf_ctrlr_keep_alive_reset(struct tern_nvmf_ctrlr *c)
     c->last_ka = tern_env_ticks();
 }
 
+/* KATO rounds up to the granularity reported in KAS (Base 5.27.1.12). */
+static uint32_t
+kato_round(uint32_t ms)
+{
+    const uint32_t g = NVMF_KAS * 100;
+
+    return ms % g ? ms + g - ms % g : ms;
+}
+
 /* ---- creation ---- */
 struct tern_nvmf_ctrlr *
 nvmf_ctrlr_create(const struct nvmf_ctrlr_init *in, struct tern_nvmf_qpair *admin)
@@ -311,10 +320,7 @@ nvmf_ctrlr_create(const struct nvmf_ctrlr_init *in, struct tern_nvmf_qpair *admi
     c->cap = (uint64_t)(o->max_queue_depth - 1) | 1ull << 16 | 15ull << 24 |
              (uint64_t)TERN_NVME_CAP_CSS_NVM << 37;
     c->nr_ioq_granted = c->nr_slots - 1;
-    /* Keep-alive rounds up to the granularity we report (KAS). */
-    c->kato_ms = in->kato_ms;
-    if (c->kato_ms % (NVMF_KAS * 100))
-        c->kato_ms += NVMF_KAS * 100 - c->kato_ms % (NVMF_KAS * 100);
+    c->kato_ms = kato_round(in->kato_ms);
     c->temp_threshold = 0;
     c->wce = 1;
     c->last_ka = tern_env_ticks();
@@ -1070,9 +1076,7 @@ admin_set_features(struct tern_nvmf_ctrlr *c, struct tern_nvmf_request *req)
                                       : (TERN_NVME_AEC_NS_ATTR_NOTICE | 0xff));
         break;
     case TERN_NVME_FEAT_KEEP_ALIVE_TIMER:
-        c->kato_ms = v;
-        if (c->kato_ms % (NVMF_KAS * 100))
-            c->kato_ms += NVMF_KAS * 100 - c->kato_ms % (NVMF_KAS * 100);
+        c->kato_ms = kato_round(v);
         nvmf_ctrlr_keep_alive_reset(c);
         break;
     case TERN_NVME_FEAT_HOST_IDENTIFIER:

@@ -164,18 +164,6 @@ undo_record_on_main(void *a1, void *a2)
 }
 
 static void
-undo_ioq_on_ctrlr(void *a1, void *a2)
-{
-    struct connect_ctx *x = a1;
-    struct tern_nvmf_ctrlr *c = nvmf_pg_find_ctrlr(nvmf_pg_local(), x->key);
-    (void)a2;
-
-    if (c != NULL)
-        nvmf_ctrlr_ioq_gone(c, x->qid, x->qpair_id, false);
-    free(x);
-}
-
-static void
 connect_finish(void *a1, void *a2)
 {
     struct connect_ctx *x = a1;
@@ -185,11 +173,16 @@ connect_finish(void *a1, void *a2)
 
     if (x->status == 0 && qp->state == TERN_NVMF_QPAIR_CLOSED) {
         /* The connection died while we were admitting it: give back what
-         * was reserved for it. */
-        if (x->qid == 0 ? tern_reactor_send_msg(tern_env_main_lcore(), undo_record_on_main, x,
-                                                NULL) == 0
-                        : tern_reactor_send_msg(x->ctrlr_lcore, undo_ioq_on_ctrlr, x, NULL) == 0)
-            x = NULL;
+         * was reserved for it (an I/O queue's QID the usual way). */
+        if (x->qid == 0) {
+            if (tern_reactor_send_msg(tern_env_main_lcore(), undo_record_on_main, x, NULL) == 0)
+                x = NULL;
+        } else {
+            qp->ctrlr_key = x->key;
+            qp->ctrlr_lcore = x->ctrlr_lcore;
+            qp->notify_ctrlr = true;
+            nvmf_qpair_release_ioq(qp, false);
+        }
         nvmf_request_complete(req, TERN_NVME_STATUS(TERN_NVME_SCT_GENERIC,
                                                     TERN_NVME_SC_ABORTED_SQ_DELETION));
         free(x);
@@ -258,7 +251,7 @@ connect(struct tern_nvmf_request *req)
         return;
     }
     if (req->xfer != TERN_NVME_XFER_HOST_TO_CTRLR || req->length < sizeof(data) ||
-        nvmf_request_copy_in(req, &data, sizeof(data)) != sizeof(data)) {
+        nvmf_request_copy_in(req, 0, &data, sizeof(data)) != sizeof(data)) {
         nvmf_request_complete(req, TERN_NVME_STATUS(TERN_NVME_SCT_GENERIC,
                                                     TERN_NVME_SC_DATA_SGL_LENGTH_INVALID) |
                                    TERN_NVME_STATUS_DNR);

@@ -164,22 +164,24 @@ submit_dsm(struct tern_nvmf_request *req)
 {
     struct nvmf_ns_view *nv = req->ns;
     uint32_t nr = (req->cmd->cdw10 & 0xff) + 1;
-    struct tern_nvme_dsm_range ranges[TERN_NVME_DSM_MAX_RANGES];
+    struct tern_nvme_dsm_range r = { 0 };
 
     if (!(req->cmd->cdw11 & TERN_NVME_DSM_ATTR_DEALLOCATE) || !nv->sup[TERN_BDEV_IO_UNMAP]) {
         /* Only deallocation does anything, and it is advisory. */
         finish(req, 0);
         return;
     }
-    nvmf_request_copy_in(req, ranges, nr * (uint32_t)sizeof(ranges[0]));
-    while (req->dsm_next < nr && ranges[req->dsm_next].length == 0)
-        req->dsm_next++;
+    /* One range at a time, read from the data when its turn comes. */
+    for (; req->dsm_next < nr; req->dsm_next++) {
+        nvmf_request_copy_in(req, req->dsm_next * (uint32_t)sizeof(r), &r, sizeof(r));
+        if (r.length != 0)
+            break;
+    }
     if (req->dsm_next == nr) {
         finish(req, 0);
         return;
     }
-    bdev_go(req, TERN_BDEV_IO_UNMAP, ranges[req->dsm_next].slba, ranges[req->dsm_next].length,
-            NULL, 0, dsm_done);
+    bdev_go(req, TERN_BDEV_IO_UNMAP, r.slba, r.length, NULL, 0, dsm_done);
 }
 
 static void
@@ -260,7 +262,7 @@ check(struct tern_nvmf_request *req, struct nvmf_ns_view *nv)
         if (req->xfer != TERN_NVME_XFER_HOST_TO_CTRLR ||
             req->length < nr * sizeof(struct tern_nvme_dsm_range))
             return GEN(DATA_SGL_LENGTH_INVALID) | DNR;
-        nvmf_request_copy_in(req, ranges, nr * (uint32_t)sizeof(ranges[0]));
+        nvmf_request_copy_in(req, 0, ranges, nr * (uint32_t)sizeof(ranges[0]));
         for (i = 0; i < nr; i++) {
             if (ranges[i].length != 0 && !range_ok(nv, ranges[i].slba, ranges[i].length))
                 return GEN(LBA_OUT_OF_RANGE) | DNR;

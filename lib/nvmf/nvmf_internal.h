@@ -160,8 +160,10 @@ void nvmf_request_complete(struct tern_nvmf_request *req, uint16_t status);
 void nvmf_request_complete_cdw0(struct tern_nvmf_request *req, uint16_t status, uint32_t cdw0);
 /* Copy into the request's controller-to-host buffers; returns bytes copied. */
 uint32_t nvmf_request_copy_out(struct tern_nvmf_request *req, const void *buf, uint32_t len);
-/* Copy from host-to-controller buffers; returns bytes copied. */
-uint32_t nvmf_request_copy_in(const struct tern_nvmf_request *req, void *buf, uint32_t len);
+/* Copy `len` bytes from `offset` of the host-to-controller buffers; returns
+ * bytes copied. */
+uint32_t nvmf_request_copy_in(const struct tern_nvmf_request *req, uint32_t offset, void *buf,
+                              uint32_t len);
 /* Tell the controller an I/O queue is gone (once). */
 void nvmf_qpair_release_ioq(struct tern_nvmf_qpair *qp, bool error);
 /* View updates, from the main lcore to every lcore. */

@@ -259,10 +259,10 @@ subsys_remove_on_lcore(void *ctx)
 {
     struct view_msg *m = ctx;
     struct tern_nvmf_poll_group *pg = nvmf_pg_local();
-    struct nvmf_subsys_view *v;
+    struct nvmf_subsys_view *v = nvmf_view(m->subsys_id, m->gen);
     uint32_t i;
 
-    if (pg == NULL || (v = pg->subsys[m->subsys_id]) == NULL || v->gen != m->gen)
+    if (v == NULL)
         return;
     for (i = 0; i < v->max_nsid; i++) {
         if (v->ns[i] != NULL)
@@ -289,11 +289,10 @@ ns_add_on_lcore(void *ctx)
 {
     struct view_msg *m = ctx;
     struct tern_nvmf_poll_group *pg = nvmf_pg_local();
-    struct nvmf_subsys_view *v;
+    struct nvmf_subsys_view *v = nvmf_view(m->subsys_id, m->gen);
     struct nvmf_ns_view *nv;
 
-    if (pg == NULL || (v = pg->subsys[m->subsys_id]) == NULL || v->gen != m->gen ||
-        m->nsid == 0 || m->nsid > v->max_nsid)
+    if (v == NULL || m->nsid == 0 || m->nsid > v->max_nsid)
         return;
     nv = malloc(sizeof(*nv));
     if (nv == NULL) {
@@ -348,11 +347,10 @@ ns_remove_on_lcore(void *ctx)
 {
     struct view_msg *m = ctx;
     struct tern_nvmf_poll_group *pg = nvmf_pg_local();
-    struct nvmf_subsys_view *v;
-    struct nvmf_ns_view *nv;
+    struct nvmf_subsys_view *v = nvmf_view(m->subsys_id, m->gen);
+    struct nvmf_ns_view *nv = nvmf_view_ns(v, m->nsid);
 
-    if (pg == NULL || (v = pg->subsys[m->subsys_id]) == NULL || v->gen != m->gen ||
-        (nv = nvmf_view_ns(v, m->nsid)) == NULL || nv->desc != m->desc)
+    if (nv == NULL || nv->desc != m->desc)
         return;
     v->ns[m->nsid - 1] = NULL;
     nv->ns_key = (uint64_t)(uintptr_t)m->pending;
@@ -617,20 +615,29 @@ nvmf_request_copy_out(struct tern_nvmf_request *req, const void *buf, uint32_t l
 }
 
 uint32_t
-nvmf_request_copy_in(const struct tern_nvmf_request *req, void *buf, uint32_t len)
+nvmf_request_copy_in(const struct tern_nvmf_request *req, uint32_t offset, void *buf,
+                     uint32_t len)
 {
     uint8_t *p = buf;
     uint32_t done = 0;
     int i;
 
-    if (len > req->length)
-        len = req->length;
+    if (offset >= req->length)
+        return 0;
+    if (len > req->length - offset)
+        len = req->length - offset;
     for (i = 0; i < req->iovcnt && done < len; i++) {
         uint32_t n = (uint32_t)req->iov[i].iov_len;
 
+        if (offset >= n) {
+            offset -= n;
+            continue;
+        }
+        n -= offset;
         if (n > len - done)
             n = len - done;
-        memcpy(p + done, req->iov[i].iov_base, n);
+        memcpy(p + done, (const uint8_t *)req->iov[i].iov_base + offset, n);
+        offset = 0;
         done += n;
     }
     return done;

@@ -213,6 +213,16 @@ def t_io_paths_with_and_without_digests():
             q.write_zeroes(1, 8, 8)
             assert q.read(1, 8, 8, BS) == bytes(4096)
             q.dsm_deallocate(1, [(1000, 256)])
+            # Several ranges, one empty: each named range reads back as zeroes
+            # (malloc deallocates to zeroes), the rest is kept.
+            q.write(1, 2000, big, BS)
+            q.dsm_deallocate(1, [(2000, 8), (2050, 0), (2100, 16), (2255, 1)])
+            back = q.read(1, 2000, 256, BS)
+            for lba in range(2000, 2256):
+                blk = back[(lba - 2000) * BS:(lba - 1999) * BS]
+                gone = lba < 2008 or 2100 <= lba < 2116 or lba == 2255
+                assert blk == (bytes(BS) if gone else big[(lba - 2000) * BS:(lba - 1999) * BS]), lba
+            expect_status(lambda: q.dsm_deallocate(1, [(0, 1), (16383, 2)]), 0, 0x80)
             q.write(1, 0, small, BS, cdw12_flags=1 << 30)      # FUA
             expect_status(lambda: q.read(1, 16383, 2, BS), 0, 0x80)
             expect_status(lambda: q.read(1, 1 << 40, 1, BS), 0, 0x80)
