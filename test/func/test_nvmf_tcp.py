@@ -251,6 +251,9 @@ def t_stats_and_controller_rpcs():
         qps = g.rpc("nvmf_subsystem_get_qpairs", {"nqn": SUB})
         assert sorted(q["qid"] for q in qps) == [0, 1, 2], qps
         assert {q["lcore"] for q in qps} == {0, 1}, qps         # spread over lcores
+        st = g.rpc("nvmf_get_stats")["poll_groups"]
+        assert sum(pg["transports"][0]["requests"] for pg in st) == 3 * 64, st
+        assert sum(pg["transports"][0]["requests_in_use"] for pg in st) == 0, st
         tr = g.rpc("nvmf_get_transports")
         assert tr[0]["trtype"] == "TCP" and tr[0]["max_queue_depth"] == 64, tr
         smart = c.admin.get_log_page(2, 512)

@@ -131,7 +131,6 @@ struct tcp_conn {
     uint32_t rx_crc;
     uint8_t rx_dgst[4];
     bool rx_stalled;                /* waiting for a data buffer */
-    bool rx_discard;                /* term req data: read and drop */
     /* send */
     TAILQ_HEAD(, tx_item) txq;
     bool in_tx_list;
@@ -542,7 +541,6 @@ rx_next_pdu(struct tcp_conn *c)
 {
     c->rx = RX_HDR;
     c->rx_req = NULL;
-    c->rx_discard = false;
 }
 
 static void
@@ -621,11 +619,11 @@ capsule(struct tcp_conn *c)
     r->nbufs = 0;
     status = tcp_sgl_parse(&r->cmd, r->req.xfer, c->lay.data_len, o->max_io_size, &kind, &len);
     if (status != 0) {
-        /* The command fails; its in-capsule data, if any, is read and dropped. */
+        /* The command fails; its in-capsule data, if any, is read into
+         * no request (dropped). */
         r->fail_status = status;
         r->state = REQ_EXEC;
         if (c->lay.data_len) {
-            c->rx_discard = true;
             rx_start_data(c, NULL, 0);
         } else {
             rx_next_pdu(c);
@@ -895,12 +893,6 @@ conn_parse(struct tcp_conn *c)
                 c->rpos += c->lay.data_len;
             }
             header_done(c);
-            if (c->rx == RX_HDR && c->lay.data_len && ch->pdu_type != TERN_NVME_TCP_H2C_TERM_REQ &&
-                c->state == CONN_RUNNING && !c->rx_stalled) {
-                /* A command failed before its data: drop the data. */
-                c->rx_discard = true;
-                rx_start_data(c, NULL, 0);
-            }
             break;
         }
         case RX_PAD: {
@@ -1475,6 +1467,17 @@ tcp_lcore_stats(struct tern_nvmf_transport *t, json_t *o)
 
     if (pg == NULL)
         return;
+    {
+        uint32_t busy = 0, total = 0;
+        struct tcp_conn *c;
+
+        TAILQ_FOREACH(c, &pg->conns, link) {
+            busy += c->busy;
+            total += c->nreqs;
+        }
+        json_object_set_new(o, "requests", json_integer(total));
+        json_object_set_new(o, "requests_in_use", json_integer(busy));
+    }
     json_object_set_new(o, "connections", json_integer(pg->nconns));
     json_object_set_new(o, "accepted", json_integer((json_int_t)pg->accepted));
     json_object_set_new(o, "closed", json_integer((json_int_t)pg->closed));
