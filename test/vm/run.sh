@@ -91,12 +91,22 @@ for d in virtio-9p-pci virtio-net-pci nvme intel-iommu; do
     grep -q "\"$d\"" <<< "$devs" || env_fail "QEMU $QEMU has no device $d"
 done
 
-# The guests cover these host paths with tmpfs: a tree under them is invisible.
+# The guests cover /tmp /run /var/tmp /var/log /var/lib /root with tmpfs; the
+# source and build trees under one of them are put back by the initramfs
+# (tern.keep on the kernel command line, lib/init), read-only as the rest.
+KEEP=
 for p in "$SRC" "${TERN_BUILD_DIR:-}"; do
-    case $p in /tmp/*|/run/*|/var/tmp/*|/var/log/*|/var/lib/*|/root/*)
-        say "WARNING: $p is under a path the guests cover with tmpfs (/tmp /run /var/tmp /var/log /var/lib /root): they cannot see it" ;;
+    [ -n "$p" ] || continue
+    p=$(cd "$p" 2> /dev/null && pwd) || continue
+    case $p in /tmp/*|/run/*|/var/tmp/*|/var/log/*|/var/lib/*|/root/*) ;; *) continue ;; esac
+    case $p in
+        *[!A-Za-z0-9._/+-]*) env_fail "path $p has characters the guests' kernel command line cannot carry; use a tree under a plain path" ;;
     esac
+    case "$KEEP:" in *":$p:"*) continue ;; esac
+    case $p in "$SRC"/*) continue ;; esac    # inside the source tree, kept with it
+    KEEP="$KEEP:$p"
 done
+KEEP=${KEEP#:}
 
 # ------------------------------------------------------------------ directories
 [ -n "$LOGDIR" ] || LOGDIR=/tmp/tern-vm-logs/$(date +%Y%m%d-%H%M%S)-$$
@@ -215,7 +225,7 @@ common_args() {   # $1 = role
         -virtfs "local,path=$LOGDIR,mount_tag=share,security_model=none,multidevs=remap" \
         -device "virtio-net-pci,netdev=n0,mac=$mac,romfile="
 }
-CMDLINE_COMMON="console=ttyS0 panic=-1 mitigations=off rdinit=/init tern.mode=$MODE"
+CMDLINE_COMMON="console=ttyS0 panic=-1 mitigations=off rdinit=/init tern.mode=$MODE${KEEP:+ tern.keep=$KEEP}"
 
 # The link: a QEMU "socket" netdev in TCP stream mode on 127.0.0.1: the host
 # VM listens on a free port, the target VM connects (so in shell mode the
