@@ -329,28 +329,19 @@ int
 main(int argc, char **argv)
 {
     struct sigaction sa;
-    int i, eal_argc = argc, rc;
+    int eal_argc, app_argc, rc;
     char **app_argv;
 
-    /* Split at `--`: EAL's half before it, ours after. Our half is checked
-     * first so that a typo costs no EAL start-up. --help anywhere shows both. */
-    for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--") == 0) {
-            eal_argc = i;
-            break;
-        }
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            usage(argv[0]);
-            tern_env_print_eal_usage_and_exit(argv[0]);
-        }
+    /* EAL's half before `--`, ours after. Ours is checked first so that a
+     * typo costs no EAL start-up. --help anywhere shows both. */
+    rc = tern_env_split_args(argc, argv, &eal_argc, &app_argc, &app_argv);
+    if (rc == 1) {
+        usage(argv[0]);
+        tern_env_print_eal_usage_and_exit(argv[0]);
     }
-    app_argv = calloc((size_t)(argc - eal_argc) + 2, sizeof(char *));
-    if (app_argv == NULL)
+    if (rc < 0)
         return EXIT_STARTUP;
-    app_argv[0] = argv[0];
-    for (i = eal_argc + 1; i < argc; i++)
-        app_argv[i - eal_argc] = argv[i];
-    rc = parse_app_args(argc > eal_argc ? argc - eal_argc : 1, app_argv);
+    rc = parse_app_args(app_argc, app_argv);
     if (rc != 0) {
         free(app_argv);
         return EXIT_USAGE;

@@ -228,3 +228,29 @@ tern_env_dpdk_version(void)
 {
     return rte_version();
 }
+
+int
+tern_env_split_args(int argc, char **argv, int *eal_argc, int *app_argc, char ***app_argv)
+{
+    int i, n = 1, split = argc;
+    char **a;
+
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            split = i;
+            break;
+        }
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return 1;
+    }
+    a = calloc((size_t)(argc - split) + 2, sizeof(char *));
+    if (a == NULL)
+        return -ENOMEM;
+    a[0] = argv[0];
+    for (i = split + 1; i < argc; i++)
+        a[n++] = argv[i];
+    *eal_argc = split;
+    *app_argc = n;
+    *app_argv = a;
+    return 0;
+}

@@ -27,6 +27,14 @@
 int tern_env_init(int argc, char **argv);
 void tern_env_fini(void);
 bool tern_env_initialized(void);
+/*
+ * Split a Tern program's command line at `--`: EAL's options before it, the
+ * program's after. *eal_argc counts argv[0] and EAL's options; *app_argv
+ * (free() it) is argv[0] followed by the program's options, NULL-ended,
+ * *app_argc entries. Returns 1 when -h/--help comes before `--` (the
+ * caller prints both usages), 0, or -ENOMEM.
+ */
+int tern_env_split_args(int argc, char **argv, int *eal_argc, int *app_argc, char ***app_argv);
 /* Print EAL's own usage text and exit (used by --help). */
 void tern_env_print_eal_usage_and_exit(const char *prog) __attribute__((noreturn));
 

@@ -47,34 +47,60 @@ tcp_pdu_check_ch(const struct tern_nvme_tcp_ch *ch, enum tcp_pdu_phase phase, bo
                  uint16_t *fes, uint32_t *fei)
 {
     const uint16_t BAD = TERN_NVME_TCP_FES_INVALID_HEADER_FIELD;
+    const bool host = phase == TCP_PHASE_ICRESP || phase == TCP_PHASE_HOST;
     uint32_t expect_hlen, hd = 0, dd = 0, end_of_hdr;
-    bool digests = true, may_have_data = false;
+    bool digests = true, may_have_data = false, is_term = false;
+    /* The phase in which a PDU type may come; the initialization PDUs and
+     * termination requests are checked below. */
+    enum tcp_pdu_phase when;
 
     switch (ch->pdu_type) {
     case TERN_NVME_TCP_ICREQ:
-        if (phase != TCP_PHASE_ICREQ)
-            return fail(fes, fei, TERN_NVME_TCP_FES_PDU_SEQUENCE_ERROR, 0);
+    case TERN_NVME_TCP_ICRESP:
+        when = ch->pdu_type == TERN_NVME_TCP_ICREQ ? TCP_PHASE_ICREQ : TCP_PHASE_ICRESP;
         expect_hlen = sizeof(struct tern_nvme_tcp_icreq);
         digests = false;
         break;
     case TERN_NVME_TCP_CAPSULE_CMD:
+        when = TCP_PHASE_RUNNING;
         expect_hlen = sizeof(struct tern_nvme_tcp_cmd);
         may_have_data = true;
         break;
     case TERN_NVME_TCP_H2C_DATA:
+    case TERN_NVME_TCP_C2H_DATA:
+        when = ch->pdu_type == TERN_NVME_TCP_H2C_DATA ? TCP_PHASE_RUNNING : TCP_PHASE_HOST;
         expect_hlen = sizeof(struct tern_nvme_tcp_data);
         may_have_data = true;
         break;
+    case TERN_NVME_TCP_CAPSULE_RESP:
+        when = TCP_PHASE_HOST;
+        expect_hlen = sizeof(struct tern_nvme_tcp_rsp);
+        break;
+    case TERN_NVME_TCP_R2T:
+        when = TCP_PHASE_HOST;
+        expect_hlen = sizeof(struct tern_nvme_tcp_r2t);
+        break;
     case TERN_NVME_TCP_H2C_TERM_REQ:
+    case TERN_NVME_TCP_C2H_TERM_REQ:
+        /* Either phase of its side: a peer may give up at any time. */
+        if ((ch->pdu_type == TERN_NVME_TCP_C2H_TERM_REQ) != host)
+            return fail(fes, fei, BAD, offsetof(struct tern_nvme_tcp_ch, pdu_type));
+        when = phase;
+        is_term = true;
         expect_hlen = sizeof(struct tern_nvme_tcp_term_req);
         digests = false;
         break;
     default:
         return fail(fes, fei, BAD, offsetof(struct tern_nvme_tcp_ch, pdu_type));
     }
-    if (ch->pdu_type != TERN_NVME_TCP_ICREQ && ch->pdu_type != TERN_NVME_TCP_H2C_TERM_REQ &&
-        phase != TCP_PHASE_RUNNING)
-        return fail(fes, fei, TERN_NVME_TCP_FES_PDU_SEQUENCE_ERROR, 0);
+    if (when != phase) {
+        /* A PDU of the other side is a bad type; one of ours out of its
+         * phase is a sequence error. */
+        bool ours = (when == TCP_PHASE_ICRESP || when == TCP_PHASE_HOST) == host;
+
+        return fail(fes, fei, ours ? TERN_NVME_TCP_FES_PDU_SEQUENCE_ERROR : BAD,
+                    ours ? 0 : offsetof(struct tern_nvme_tcp_ch, pdu_type));
+    }
     if (ch->hlen != expect_hlen)
         return fail(fes, fei, BAD, offsetof(struct tern_nvme_tcp_ch, hlen));
     if (digests && hdgst) {
@@ -89,8 +115,8 @@ tcp_pdu_check_ch(const struct tern_nvme_tcp_ch *ch, enum tcp_pdu_phase phase, bo
     out->pad = 0;
     out->data_len = 0;
     out->ddgst = false;
-    if (ch->pdu_type == TERN_NVME_TCP_H2C_TERM_REQ) {
-        /* The host may append up to 128 bytes of the header it objects to. */
+    if (is_term) {
+        /* The peer may append up to 128 bytes of the header it objects to. */
         if (ch->plen < expect_hlen || ch->plen > expect_hlen + TERN_NVME_TCP_TERM_REQ_MAX_DATA)
             return fail(fes, fei, BAD, offsetof(struct tern_nvme_tcp_ch, plen));
         out->data_len = ch->plen - expect_hlen;
@@ -103,7 +129,8 @@ tcp_pdu_check_ch(const struct tern_nvme_tcp_ch *ch, enum tcp_pdu_phase phase, bo
             return fail(fes, fei, BAD, offsetof(struct tern_nvme_tcp_ch, pdo));
         if (ch->flags & TERN_NVME_TCP_FLAG_DDGSTF)
             return fail(fes, fei, BAD, offsetof(struct tern_nvme_tcp_ch, flags));
-        if (ch->pdu_type == TERN_NVME_TCP_H2C_DATA)     /* H2CData always carries data */
+        if (ch->pdu_type == TERN_NVME_TCP_H2C_DATA ||   /* data PDUs always carry data */
+            ch->pdu_type == TERN_NVME_TCP_C2H_DATA)
             return fail(fes, fei, BAD, offsetof(struct tern_nvme_tcp_ch, plen));
         return true;
     }

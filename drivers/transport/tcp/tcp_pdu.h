@@ -15,10 +15,12 @@
 
 #include "tern_nvme.h"
 
-/* What the receiver expects next. */
+/* What the receiver expects next: the target's two phases, then the host's. */
 enum tcp_pdu_phase {
-    TCP_PHASE_ICREQ,        /* before initialization: only ICReq */
-    TCP_PHASE_RUNNING,      /* CapsuleCmd, H2CData, H2CTermReq */
+    TCP_PHASE_ICREQ,        /* target, before initialization: only ICReq */
+    TCP_PHASE_RUNNING,      /* target: CapsuleCmd, H2CData, H2CTermReq */
+    TCP_PHASE_ICRESP,       /* host, after its ICReq: ICResp (or C2HTermReq) */
+    TCP_PHASE_HOST,         /* host: CapsuleResp, C2HData, R2T, C2HTermReq */
 };
 
 /* How a PDU's bytes split up, from its common header. */

@@ -169,3 +169,47 @@ Test(tcp_pdu, sgl_kinds)
     ((struct tern_nvmf_cmd *)&c)->fctype = TERN_NVMF_FCTYPE_PROPERTY_GET;
     cr_assert_eq(tcp_cmd_xfer(&c), TERN_NVME_XFER_NONE);
 }
+
+/* The host half's phases: controller-to-host PDUs only. */
+Test(tcp_pdu, host_side_pdus)
+{
+    struct tcp_pdu_layout l;
+    uint16_t fes;
+    uint32_t fei;
+
+    cr_assert(check(ch(TERN_NVME_TCP_ICRESP, 0, 128, 0, 128), TCP_PHASE_ICRESP, 0, 0, &l, &fes,
+                    &fei));
+    /* ICResp again once running: out of sequence. */
+    cr_assert_not(check(ch(TERN_NVME_TCP_ICRESP, 0, 128, 0, 128), TCP_PHASE_HOST, 0, 0, &l, &fes,
+                        &fei));
+    cr_assert_eq(fes, TERN_NVME_TCP_FES_PDU_SEQUENCE_ERROR);
+    /* A host's own PDU type arriving at the host: a bad type. */
+    cr_assert_not(check(ch(TERN_NVME_TCP_CAPSULE_CMD, 0, 72, 0, 72), TCP_PHASE_HOST, 0, 0, &l,
+                        &fes, &fei));
+    cr_assert_eq(fes, TERN_NVME_TCP_FES_INVALID_HEADER_FIELD);
+    cr_assert_eq(fei, offsetof(struct tern_nvme_tcp_ch, pdu_type));
+    /* And a controller's at the target. */
+    cr_assert_not(check(ch(TERN_NVME_TCP_CAPSULE_RESP, 0, 24, 0, 24), TCP_PHASE_RUNNING, 0, 0, &l,
+                        &fes, &fei));
+    cr_assert_eq(fes, TERN_NVME_TCP_FES_INVALID_HEADER_FIELD);
+    cr_assert(check(ch(TERN_NVME_TCP_CAPSULE_RESP, 0, 24, 0, 24), TCP_PHASE_HOST, 0, 0, &l, &fes,
+                    &fei));
+    cr_assert(check(ch(TERN_NVME_TCP_R2T, TERN_NVME_TCP_FLAG_HDGSTF, 24, 0, 28), TCP_PHASE_HOST, 1,
+                    0, &l, &fes, &fei));
+    cr_assert_eq(l.hdr_len, 28);
+    /* C2HData with header and data digests, data at PDO 28. */
+    cr_assert(check(ch(TERN_NVME_TCP_C2H_DATA, TERN_NVME_TCP_FLAG_HDGSTF | TERN_NVME_TCP_FLAG_DDGSTF,
+                       24, 28, 28 + 512 + 4),
+                    TCP_PHASE_HOST, 1, 1, &l, &fes, &fei));
+    cr_assert_eq(l.data_len, 512);
+    cr_assert(l.ddgst);
+    /* C2HData without data is malformed. */
+    cr_assert_not(check(ch(TERN_NVME_TCP_C2H_DATA, 0, 24, 0, 24), TCP_PHASE_HOST, 0, 0, &l, &fes,
+                        &fei));
+    /* A C2HTermReq may come before the ICResp; an H2CTermReq never at the host. */
+    cr_assert(check(ch(TERN_NVME_TCP_C2H_TERM_REQ, 0, 24, 0, 24 + 8), TCP_PHASE_ICRESP, 0, 0, &l,
+                    &fes, &fei));
+    cr_assert_eq(l.data_len, 8);
+    cr_assert_not(check(ch(TERN_NVME_TCP_H2C_TERM_REQ, 0, 24, 0, 24), TCP_PHASE_HOST, 0, 0, &l,
+                        &fes, &fei));
+}

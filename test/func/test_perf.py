@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Functional tests of tern-perf against tern-tgt's NVMe/TCP target on
+loopback: every workload, JSON output, verify mode (with digests, in-capsule
+and R2T writes), several qpairs, and the one-line errors for a bad transport
+ID, an unreachable target and an unknown subsystem. Pools are full after.
+
+Usage: test_perf.py BUILD_DIR [SOURCE_DIR]. Ends with `N passed, N failed`.
+"""
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_nvmf_tcp import SUB, Tgt, free_port  # noqa: E402
+from test_tgt import BUILD, run_tests  # noqa: E402
+
+PERF = os.path.join(BUILD, "app", "tern-perf", "tern-perf")
+_runs = [0]
+
+
+def perf(args, lcores="1", timeout=60):
+    _runs[0] += 1
+    eal = ["-l", lcores, "--no-huge", "-m", "128", "--no-pci", "--no-telemetry",
+           "--file-prefix", "tern-perf-%d-%d" % (os.getpid(), _runs[0]), "--log-level", "*:warning"]
+    p = subprocess.run([PERF] + eal + ["--"] + args, capture_output=True, text=True,
+                       timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+def trid(port, nqn=SUB):
+    return "trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:%d subnqn:%s" % (port, nqn)
+
+
+def result(out):
+    lines = [ln for ln in out.splitlines() if ln.startswith("{")]
+    assert len(lines) == 1, "want one JSON line, got:\n%s" % out
+    return json.loads(lines[0])
+
+
+def t_every_workload_json():
+    t = Tgt()
+    try:
+        for w, extra in (("randread", []), ("read", []), ("randwrite", []), ("write", []),
+                         ("rw", ["-M", "70"]), ("randrw", [])):
+            rc, out, err = perf(["-r", trid(t.port), "-q", "8", "-o", "4096", "-w", w, "-t", "1",
+                                 "--json"] + extra)
+            assert rc == 0, "%s: exit %d\n%s%s" % (w, rc, out, err)
+            r = result(out)
+            assert r["workload"] == w and r["errors"] == 0, r
+            assert r["ios"] > 0 and r["iops"] > 0 and r["mib_s"] > 0, r
+            lat = r["lat_us"]
+            assert 0 < lat["min"] <= lat["p50"] <= lat["p99"] <= lat["p9999"] <= lat["max"], lat
+            assert r["read_pct"] == {"randread": 100, "read": 100, "randwrite": 0, "write": 0,
+                                     "rw": 70, "randrw": 50}[w], r
+        ok, st = t.pools_full()
+        assert ok, st
+    finally:
+        t.close()
+
+
+def t_verify_with_digests_incapsule_and_r2t():
+    t = Tgt(transport={"in_capsule_data_size": 4096})
+    try:
+        for size, dg in ((4096, []), (65536, ["--hdgst", "--ddgst"]), (131072, ["--ddgst"])):
+            rc, out, err = perf(["-r", trid(t.port), "-q", "4", "-o", str(size), "-w", "randrw",
+                                 "-t", "1", "-V", "--json"] + dg)
+            assert rc == 0, "%d %s: exit %d\n%s%s" % (size, dg, rc, out, err)
+            r = result(out)
+            assert r["verify_failures"] == 0 and r["errors"] == 0 and r["ios"] > 0, r
+        ok, st = t.pools_full()
+        assert ok, st
+    finally:
+        t.close()
+
+
+def t_qpairs_over_two_lcores_and_table():
+    t = Tgt()
+    try:
+        rc, out, err = perf(["-r", trid(t.port), "-q", "4", "-P", "2", "-w", "randread", "-t", "1",
+                             "--warmup", "1"], lcores="0-1")
+        assert rc == 0, "exit %d\n%s%s" % (rc, out, err)
+        rows = [ln for ln in out.splitlines() if ln.startswith("ctrlr ")]
+        assert len(rows) == 2 and "lcore 0" in rows[0] and "lcore 1" in rows[1], out
+        assert any(ln.startswith("total") for ln in out.splitlines()), out
+        ok, st = t.pools_full()
+        assert ok, st
+    finally:
+        t.close()
+
+
+def t_bad_trid_unreachable_and_unknown_nqn():
+    rc, out, err = perf(["-r", "trtype:FOO traddr:127.0.0.1"])
+    assert rc == 2 and "unknown trtype 'FOO'" in err, (rc, err)
+    rc, out, err = perf(["-r", "trtype:TCP traddr:127.0.0.1 trsvcid:99999"])
+    assert rc == 2 and "not a port" in err, (rc, err)
+    rc, out, err = perf(["-r", "trtype:TCP traddr:127.0.0.1 subnqn:nqn.bad"])
+    assert rc == 2 and "subnqn" in err, (rc, err)
+    rc, out, err = perf(["-q", "8"])
+    assert rc == 2 and "no target" in err, (rc, err)
+    port = free_port()
+    rc, out, err = perf(["-r", trid(port), "-t", "1"])
+    assert rc == 3 and "cannot connect" in err and "refused" in err.lower(), (rc, err)
+    assert len(err.strip().splitlines()) == 1, err
+    t = Tgt()
+    try:
+        rc, out, err = perf(["-r", trid(t.port, "nqn.2016-06.io.tern:nosuch"), "-t", "1"])
+        assert rc == 3 and "refused" in err and "nosuch" in err, (rc, err)
+        assert len(err.strip().splitlines()) == 1, err
+    finally:
+        t.close()
+
+
+TESTS = [v for k, v in sorted(globals().items()) if k.startswith("t_")]
+
+
+if __name__ == "__main__":
+    sys.exit(run_tests(TESTS))
