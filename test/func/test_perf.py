@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Functional tests of tern-perf against tern-tgt's NVMe/TCP target on
 loopback: every workload, JSON output, verify mode (with digests, in-capsule
-and R2T writes), several qpairs, and the one-line errors for a bad transport
+and R2T writes; and that it catches a bit flipped by a test-only bdev),
+several qpairs, and the one-line errors for a bad transport
 ID, an unreachable target and an unknown subsystem. Pools are full after.
 
 Usage: test_perf.py BUILD_DIR [SOURCE_DIR]. Ends with `N passed, N failed`.
@@ -14,9 +15,10 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_nvmf_tcp import SUB, Tgt, free_port  # noqa: E402
-from test_tgt import BUILD, run_tests  # noqa: E402
+from test_tgt import BUILD, WORK, Target, run_tests  # noqa: E402
 
 PERF = os.path.join(BUILD, "app", "tern-perf", "tern-perf")
+TGT_TEST = os.path.join(BUILD, "test", "func", "tern-tgt-test")
 _runs = [0]
 
 
@@ -110,6 +112,44 @@ def t_bad_trid_unreachable_and_unknown_nqn():
         assert len(err.strip().splitlines()) == 1, err
     finally:
         t.close()
+
+
+def t_verify_catches_a_flipped_bit():
+    """tern-tgt-test's bitflip bdev flips a bit of block 37 on every read."""
+    port = free_port()
+    cfg = {"subsystems": [
+        {"subsystem": "bdev", "config": [
+            {"method": "bdev_bitflip_create",
+             "params": {"name": "F0", "num_blocks": 64, "block_size": 512, "flip_lba": 37}}]},
+        {"subsystem": "nvmf", "config": [
+            {"method": "nvmf_create_transport", "params": {"trtype": "TCP"}},
+            {"method": "nvmf_create_subsystem", "params": {"nqn": SUB, "allow_any_host": True}},
+            {"method": "nvmf_subsystem_add_ns",
+             "params": {"nqn": SUB, "namespace": {"bdev_name": "F0"}}},
+            {"method": "nvmf_subsystem_add_listener",
+             "params": {"nqn": SUB, "listen_address": {"trtype": "TCP", "adrfam": "IPv4",
+                                                       "traddr": "127.0.0.1",
+                                                       "trsvcid": str(port)}}}]}]}
+    path = os.path.join(WORK, "bitflip-%d.json" % port)
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    t = Target(eal=["-l", "0", "--no-huge", "-m", "128", "--no-pci"], app=["-c", path],
+               binary=TGT_TEST)
+    try:
+        t.call("framework_wait_init")
+        rc, out, err = perf(["-r", trid(port), "-q", "1", "-o", "512", "-w", "randwrite", "-t",
+                             "2", "-V"])
+        assert rc == 1, "exit %d\n%s%s" % (rc, out, err)
+        bad = [ln for ln in err.splitlines() if "VERIFY FAILED" in ln]
+        assert bad and all(" LBA 37 byte 100:" in ln for ln in bad), err
+        assert "verify failures" in out, out
+        # Without -V nothing looks at the data: the same target passes.
+        rc, out, err = perf(["-r", trid(port), "-q", "1", "-o", "512", "-w", "read", "-t", "1"])
+        assert rc == 0, "exit %d\n%s%s" % (rc, out, err)
+    finally:
+        rc = t.stop()[0]
+        t.kill()
+        assert rc == 0, rc
 
 
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("t_")]

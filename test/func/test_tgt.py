@@ -33,7 +33,7 @@ class Target:
     """A tern-tgt process with its own socket and DPDK file prefix."""
     count = 0
 
-    def __init__(self, eal=None, app=None, wait=True, default_config=False):
+    def __init__(self, eal=None, app=None, wait=True, default_config=False, binary=None):
         Target.count += 1
         self.prefix = "tern-func-%d-%d" % (os.getpid(), Target.count)
         self.sock = os.path.join(WORK, "tgt%d.sock" % Target.count)
@@ -43,7 +43,7 @@ class Target:
             # The embedded default listens on 127.0.0.1:4420; tests that run
             # targets side by side start empty unless they test the default.
             app += ["-c", EMPTY_CONFIG]
-        args = [TGT] + (EAL if eal is None else eal) + ["--file-prefix", self.prefix, "--",
+        args = [binary or TGT] + (EAL if eal is None else eal) + ["--file-prefix", self.prefix, "--",
                                                         "-r", self.sock] + app
         self.logf = open(self.log, "w")
         self.proc = subprocess.Popen(args, stdout=self.logf, stderr=subprocess.STDOUT)
