@@ -88,7 +88,8 @@ struct job {
     uint64_t ios, bytes, errors, verify_failures;
     uint64_t live_ios;              /* for progress (any interval), relaxed atomics */
     bool failed;
-    char fail_why[160];
+    char fail_why[160];             /* why the qpair stopped */
+    char first_error[160];          /* the first I/O that failed, for the report */
 };
 
 static struct {
@@ -212,7 +213,7 @@ slot_submit(struct slot *s)
     else
         rc = tern_host_write(j->qp, j->nsid, s->lba, j->nlb, s->buf, len, io_done, s);
     if (rc != 0)
-        job_fail(j, "submit failed: %s", rc);
+        job_fail(j, rc == -ENOTCONN ? "the I/O qpair failed: %s" : "submit failed: %s", rc);
 }
 
 static void
@@ -232,14 +233,14 @@ io_done(void *arg, const struct tern_nvme_cpl *cpl)
         if (st != 0)
             j->errors++;
     }
-    if (st != 0 && !j->failed) {
+    if (st != 0 && !j->measuring)
+        j->errors++;            /* warm-up errors count too, for the exit status */
+    if (st != 0 && j->first_error[0] == 0) {
         char name[48];
 
-        snprintf(j->fail_why, sizeof(j->fail_why), "%s of LBA %" PRIu64 " failed: %s",
+        snprintf(j->first_error, sizeof(j->first_error), "%s of LBA %" PRIu64 " failed: %s",
                  s->is_read ? "read" : "write", s->lba,
                  tern_nvme_status_name(st, name, sizeof(name)));
-        if (!j->measuring)
-            j->errors++;
     }
     if (g_opts.verify && st == 0) {
         if (s->verify_read) {
@@ -323,14 +324,13 @@ lcore_main(void *arg)
     bool is_main = me == tern_env_main_lcore();
     bool tty = is_main && !g_opts.json && isatty(STDERR_FILENO);
     uint64_t hz = tern_env_ticks_hz(), start, next_tick, t_warm_end, t_end;
-    uint32_t mine = 0, n_lcores = tern_env_lcore_count();
+    uint32_t n_lcores = tern_env_lcore_count();
     int rc = 0;
     (void)arg;
 
     for (uint32_t i = 0; i < g.njobs; i++) {
         if (g.jobs[i].lcore != me)
             continue;
-        mine++;
         rc = job_setup(&g.jobs[i]);
         if (rc != 0) {
             g.setup_failed = 1;
@@ -376,15 +376,17 @@ lcore_main(void *arg)
             if (j->lcore != me || j->qp == NULL)
                 continue;
             j->measuring = phase == 2;
-            if (tern_host_qpair_poll(j->qp, 0) < 0 && !j->failed)
+            if (tern_host_qpair_poll(j->qp) < 0 && !j->failed)
                 job_fail(j, "the I/O qpair failed: %s", -ECONNRESET);
         }
         if (is_main) {
             uint64_t now = tern_env_ticks();
 
             for (int c = 0; c < g_opts.ntrids; c++) {
-                if (tern_host_ctrlr_poll(g.ctrlrs[c]) < 0) {
+                if (tern_host_ctrlr_poll(g.ctrlrs[c]) < 0 && g.phase != 3) {
                     fprintf(stderr, "tern-perf: controller %d: admin queue failed\n", c);
+                    if (g.phase == 2)
+                        g.t_measure1 = now;     /* rates over the time measured */
                     g.phase = 3;
                 }
             }
@@ -417,7 +419,7 @@ drain:
                 if (j->lcore != me || j->qp == NULL)
                     continue;
                 j->measuring = false;
-                if (tern_host_qpair_outstanding(j->qp) > 0 && tern_host_qpair_poll(j->qp, 0) >= 0)
+                if (tern_host_qpair_outstanding(j->qp) > 0 && tern_host_qpair_poll(j->qp) >= 0)
                     busy = true;
             }
         }
@@ -436,7 +438,6 @@ drain:
     }
     if (tty)
         fprintf(stderr, "\n");
-    (void)mine;
     return rc;
 }
 
@@ -523,6 +524,9 @@ report(void)
         bytes += j->bytes;
         errors += j->errors;
         vf += j->verify_failures;
+        if (j->first_error[0])
+            fprintf(stderr, "tern-perf: ctrlr %d nsid %u qpair %u: first error: %s\n",
+                    j->ctrlr_idx, j->nsid, j->index_on_ns, j->first_error);
         if (j->failed) {
             fprintf(stderr, "tern-perf: ctrlr %d nsid %u qpair %u: %s\n", j->ctrlr_idx, j->nsid,
                     j->index_on_ns, j->fail_why);

@@ -98,20 +98,12 @@ tern_host_trid_parse(const char *s, struct tern_host_trid *t, char *why, size_t 
         if (vn == 0)
             return fail(why, why_len, -EINVAL, "transport ID: %s is empty", key);
         if (strcasecmp(key, "trtype") == 0) {
-            if (strcasecmp(val, "tcp") == 0)
-                t->trtype = TERN_NVMF_TRTYPE_TCP;
-            else if (strcasecmp(val, "rdma") == 0)
-                t->trtype = TERN_NVMF_TRTYPE_RDMA;
-            else
+            if (tern_nvmf_trtype_parse(val, &t->trtype) != 0)
                 return fail(why, why_len, -EINVAL, "transport ID: unknown trtype '%s' (TCP, RDMA)",
                             val);
             have_trtype = true;
         } else if (strcasecmp(key, "adrfam") == 0) {
-            if (strcasecmp(val, "ipv4") == 0)
-                t->adrfam = TERN_NVMF_ADRFAM_IPV4;
-            else if (strcasecmp(val, "ipv6") == 0)
-                t->adrfam = TERN_NVMF_ADRFAM_IPV6;
-            else
+            if (tern_nvmf_adrfam_parse(val, &t->adrfam) != 0)
                 return fail(why, why_len, -EINVAL,
                             "transport ID: unknown adrfam '%s' (IPv4, IPv6)", val);
             have_adrfam = true;
@@ -151,7 +143,7 @@ tern_host_trid_parse(const char *s, struct tern_host_trid *t, char *why, size_t 
 const char *
 tern_host_trid_str(const struct tern_host_trid *t, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s %s%s%s:%s %s", t->trtype == TERN_NVMF_TRTYPE_RDMA ? "RDMA" : "TCP",
+    snprintf(buf, len, "%s %s%s%s:%s %s", tern_nvmf_trtype_name(t->trtype),
              t->adrfam == TERN_NVMF_ADRFAM_IPV6 ? "[" : "", t->traddr,
              t->adrfam == TERN_NVMF_ADRFAM_IPV6 ? "]" : "", t->trsvcid, t->subnqn);
     return buf;
@@ -267,13 +259,13 @@ tern_host_submit(struct tern_host_qpair *qp, const struct tern_nvme_cmd *cmd,
 }
 
 int
-tern_host_qpair_poll(struct tern_host_qpair *qp, uint32_t max)
+tern_host_qpair_poll(struct tern_host_qpair *qp)
 {
     int n;
 
     if (qp->failed)
         return -ENOTCONN;
-    n = qp->ops->poll(qp, max);
+    n = qp->ops->poll(qp);
     if (n < 0) {
         qp->failed = true;
         qpair_abort_all(qp);
@@ -406,7 +398,7 @@ qpair_sync(struct tern_host_qpair *qp, struct tern_nvme_cmd *cmd, void *buf, uin
     if (rc != 0)
         return rc;
     while (!x.done) {
-        rc = tern_host_qpair_poll(qp, 0);
+        rc = tern_host_qpair_poll(qp);
         if (rc < 0 && !x.done)
             return rc;
         if (!x.done && tern_env_ticks() > deadline)
@@ -419,9 +411,8 @@ qpair_sync(struct tern_host_qpair *qp, struct tern_nvme_cmd *cmd, void *buf, uin
 
 int
 tern_host_admin_sync(struct tern_host_ctrlr *c, struct tern_nvme_cmd *cmd, void *buf,
-                     uint32_t len, bool to_host, struct tern_nvme_cpl *cpl)
+                     uint32_t len, struct tern_nvme_cpl *cpl)
 {
-    (void)to_host;
     return qpair_sync(c->admin, cmd, buf, len, c->opts.connect_timeout_ms, cpl);
 }
 
@@ -535,7 +526,7 @@ identify(struct tern_host_ctrlr *c, uint8_t cns, uint32_t nsid, void *buf)
     cmd.opc = TERN_NVME_OPC_IDENTIFY;
     cmd.nsid = nsid;
     cmd.cdw10 = cns;
-    rc = tern_host_admin_sync(c, &cmd, buf, 4096, true, &cpl);
+    rc = tern_host_admin_sync(c, &cmd, buf, 4096, &cpl);
     if (rc != 0)
         return rc;
     return tern_host_cpl_status(&cpl) != 0 ? -EIO : 0;
@@ -698,7 +689,7 @@ tern_host_ctrlr_connect(const struct tern_host_trid *trid, const struct tern_hos
     c->ops = tern_host_transport_find(trid->trtype);
     if (c->ops == NULL) {
         rc = fail(why, why_len, -EPROTONOSUPPORT, "no %s host transport in this build",
-                  trid->trtype == TERN_NVMF_TRTYPE_RDMA ? "RDMA" : "TCP");
+                  tern_nvmf_trtype_name(trid->trtype));
         goto err;
     }
     c->admin = qpair_open(c, 0, c->opts.admin_queue_size, why, why_len);
@@ -733,7 +724,7 @@ tern_host_ctrlr_connect(const struct tern_host_trid *trid, const struct tern_hos
         cmd.opc = TERN_NVME_OPC_SET_FEATURES;
         cmd.cdw10 = TERN_NVME_FEAT_NUMBER_OF_QUEUES;
         cmd.cdw11 = n | n << 16;
-        rc = tern_host_admin_sync(c, &cmd, NULL, 0, false, &cpl);
+        rc = tern_host_admin_sync(c, &cmd, NULL, 0, &cpl);
         if (rc != 0 || tern_host_cpl_status(&cpl) != 0) {
             rc = fail(why, why_len, rc ? rc : -EIO, "Set Features (Number of Queues) failed");
             goto err;
@@ -777,7 +768,7 @@ ka_cb(void *arg, const struct tern_nvme_cpl *cpl)
 int
 tern_host_ctrlr_poll(struct tern_host_ctrlr *c)
 {
-    int rc = tern_host_qpair_poll(c->admin, 0);
+    int rc = tern_host_qpair_poll(c->admin);
 
     if (rc < 0)
         return rc;
@@ -831,8 +822,7 @@ tern_host_qpair_free(struct tern_host_qpair *qp)
 {
     struct tern_host_req *reqs = qp->reqs;
 
-    if (!qp->failed)
-        qp->failed = true;
+    qp->failed = true;
     qpair_abort_all(qp);
     qp->ops->disconnect(qp);
     tern_env_free(reqs);

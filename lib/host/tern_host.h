@@ -92,7 +92,7 @@ bool tern_host_ns_geometry(const struct tern_host_ctrlr *c, uint32_t nsid, uint3
 /* Run an admin command and wait for it (bounded by the connect timeout).
  * Returns 0 and the completion, or -errno (the queue failed, timed out). */
 int tern_host_admin_sync(struct tern_host_ctrlr *c, struct tern_nvme_cmd *cmd, void *buf,
-                         uint32_t len, bool to_host, struct tern_nvme_cpl *cpl);
+                         uint32_t len, struct tern_nvme_cpl *cpl);
 
 /* ---- I/O qpairs (owned by the calling thread) ---- */
 int tern_host_qpair_create(struct tern_host_ctrlr *c, struct tern_host_qpair **out, char *why,
@@ -101,7 +101,7 @@ void tern_host_qpair_free(struct tern_host_qpair *qp);
 /* Process what arrived: completion callbacks run from here. Returns the
  * number of completions, or -errno once the qpair failed (every command
  * still outstanding was completed with an abort status first). */
-int tern_host_qpair_poll(struct tern_host_qpair *qp, uint32_t max);
+int tern_host_qpair_poll(struct tern_host_qpair *qp);
 uint16_t tern_host_qpair_depth(const struct tern_host_qpair *qp);
 uint32_t tern_host_qpair_outstanding(const struct tern_host_qpair *qp);
 

@@ -56,8 +56,7 @@ struct tern_host_qpair {
      * admin queue's, lib/host an I/O queue's from Identify IOCCSZ. */
     uint32_t icd_max;
     struct tern_host_req *reqs;         /* depth entries, lib/host's */
-    uint16_t next_free;                 /* free list through req.t_next */
-    struct tern_host_req *free_head;
+    struct tern_host_req *free_head;    /* free list through req.t_next */
 };
 
 struct tern_host_transport_ops {
@@ -75,7 +74,7 @@ struct tern_host_transport_ops {
     int (*submit)(struct tern_host_qpair *qp, struct tern_host_req *req);
     /* Move bytes; complete requests with tern_host_req_done(). Returns the
      * number completed or -errno when the connection failed. */
-    int (*poll)(struct tern_host_qpair *qp, uint32_t max);
+    int (*poll)(struct tern_host_qpair *qp);
     void (*disconnect)(struct tern_host_qpair *qp);    /* close and free */
 };
 

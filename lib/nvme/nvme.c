@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tern_nvme.h"
 
@@ -317,4 +319,52 @@ tern_nvme_set_u128(uint8_t dst[16], uint64_t value)
     for (i = 0; i < 8; i++)
         dst[i] = (uint8_t)(value >> (8 * i));
     memset(dst + 8, 0, 8);
+}
+
+/* ---- transport types and address families (discovery log TRTYPE, ADRFAM) ---- */
+const char *
+tern_nvmf_trtype_name(uint8_t t)
+{
+    switch (t) {
+    case TERN_NVMF_TRTYPE_TCP: return "TCP";
+    case TERN_NVMF_TRTYPE_RDMA: return "RDMA";
+    case TERN_NVMF_TRTYPE_FC: return "FC";
+    default: return "unknown";
+    }
+}
+
+const char *
+tern_nvmf_adrfam_name(uint8_t a)
+{
+    switch (a) {
+    case TERN_NVMF_ADRFAM_IPV4: return "IPv4";
+    case TERN_NVMF_ADRFAM_IPV6: return "IPv6";
+    case TERN_NVMF_ADRFAM_IB: return "IB";
+    case TERN_NVMF_ADRFAM_FC: return "FC";
+    default: return "unknown";
+    }
+}
+
+int
+tern_nvmf_trtype_parse(const char *s, uint8_t *t)
+{
+    if (strcasecmp(s, "TCP") == 0)
+        *t = TERN_NVMF_TRTYPE_TCP;
+    else if (strcasecmp(s, "RDMA") == 0)
+        *t = TERN_NVMF_TRTYPE_RDMA;
+    else
+        return -EINVAL;
+    return 0;
+}
+
+int
+tern_nvmf_adrfam_parse(const char *s, uint8_t *a)
+{
+    if (strcasecmp(s, "IPv4") == 0)
+        *a = TERN_NVMF_ADRFAM_IPV4;
+    else if (strcasecmp(s, "IPv6") == 0)
+        *a = TERN_NVMF_ADRFAM_IPV6;
+    else
+        return -EINVAL;
+    return 0;
 }

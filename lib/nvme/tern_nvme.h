@@ -29,6 +29,14 @@ const char *tern_nvme_tcp_pdu_name(uint8_t type);
  */
 bool tern_nvmf_nqn_valid(const char *nqn, size_t field_len, char *why, size_t why_len);
 
+/* Transport types and address families, by the names SPDK's RPCs and
+ * transport IDs use (target listeners and host -r alike). */
+const char *tern_nvmf_trtype_name(uint8_t trtype);      /* "TCP", "RDMA" */
+const char *tern_nvmf_adrfam_name(uint8_t adrfam);      /* "IPv4", "IPv6" */
+/* Parse "TCP"/"tcp" and "IPv4"/"ipv4"; -EINVAL when unknown. */
+int tern_nvmf_trtype_parse(const char *s, uint8_t *trtype);
+int tern_nvmf_adrfam_parse(const char *s, uint8_t *adrfam);
+
 /* Copy `src` into a fixed ASCII field padded with spaces (sn, mn, fr). */
 void tern_nvme_set_ascii(char *dst, size_t len, const char *src);
 /* Store a 64-bit count into a 128-bit little-endian log page counter. */

@@ -32,11 +32,6 @@ struct tern_nvmf_trid {
     char trsvcid[TERN_NVMF_TRSVCID_MAX + 1];
 };
 bool tern_nvmf_trid_equal(const struct tern_nvmf_trid *a, const struct tern_nvmf_trid *b);
-const char *tern_nvmf_trtype_name(uint8_t trtype);      /* "TCP", "RDMA" */
-const char *tern_nvmf_adrfam_name(uint8_t adrfam);      /* "IPv4", "IPv6" */
-/* Parse "TCP"/"tcp" and "IPv4"/"ipv4"; -EINVAL when unknown. */
-int tern_nvmf_trtype_parse(const char *s, uint8_t *trtype);
-int tern_nvmf_adrfam_parse(const char *s, uint8_t *adrfam);
 
 /* ---- transport options (SPDK names; the core checks the common ones) ---- */
 struct tern_nvmf_transport_opts {

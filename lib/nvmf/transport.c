@@ -42,53 +42,6 @@ tern_nvmf_trid_equal(const struct tern_nvmf_trid *a, const struct tern_nvmf_trid
            strcmp(a->traddr, b->traddr) == 0 && strcmp(a->trsvcid, b->trsvcid) == 0;
 }
 
-const char *
-tern_nvmf_trtype_name(uint8_t t)
-{
-    switch (t) {
-    case TERN_NVMF_TRTYPE_TCP: return "TCP";
-    case TERN_NVMF_TRTYPE_RDMA: return "RDMA";
-    case TERN_NVMF_TRTYPE_FC: return "FC";
-    default: return "unknown";
-    }
-}
-
-const char *
-tern_nvmf_adrfam_name(uint8_t a)
-{
-    switch (a) {
-    case TERN_NVMF_ADRFAM_IPV4: return "IPv4";
-    case TERN_NVMF_ADRFAM_IPV6: return "IPv6";
-    case TERN_NVMF_ADRFAM_IB: return "IB";
-    case TERN_NVMF_ADRFAM_FC: return "FC";
-    default: return "unknown";
-    }
-}
-
-int
-tern_nvmf_trtype_parse(const char *s, uint8_t *t)
-{
-    if (strcasecmp(s, "TCP") == 0)
-        *t = TERN_NVMF_TRTYPE_TCP;
-    else if (strcasecmp(s, "RDMA") == 0)
-        *t = TERN_NVMF_TRTYPE_RDMA;
-    else
-        return -EINVAL;
-    return 0;
-}
-
-int
-tern_nvmf_adrfam_parse(const char *s, uint8_t *a)
-{
-    if (strcasecmp(s, "IPv4") == 0)
-        *a = TERN_NVMF_ADRFAM_IPV4;
-    else if (strcasecmp(s, "IPv6") == 0)
-        *a = TERN_NVMF_ADRFAM_IPV6;
-    else
-        return -EINVAL;
-    return 0;
-}
-
 /* ---- registry ---- */
 void
 tern_nvmf_transport_register(const struct tern_nvmf_transport_ops *ops)

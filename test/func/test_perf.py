@@ -10,8 +10,12 @@ Usage: test_perf.py BUILD_DIR [SOURCE_DIR]. Ends with `N passed, N failed`.
 """
 import json
 import os
+import socket
+import struct
 import subprocess
 import sys
+import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_nvmf_tcp import SUB, Tgt, free_port  # noqa: E402
@@ -150,6 +154,96 @@ def t_verify_catches_a_flipped_bit():
         rc = t.stop()[0]
         t.kill()
         assert rc == 0, rc
+
+
+class FakeController:
+    """A listener that answers tern-perf's ICReq with `icresp` (bytes) and
+    then, if given, sends `after` once the Connect capsule has arrived."""
+
+    def __init__(self, icresp, after=None):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1)
+        self.sock.settimeout(20)
+        self.port = self.sock.getsockname()[1]
+        self.icresp, self.after = icresp, after
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def recv_n(self, c, n):
+        b = b""
+        while len(b) < n:
+            x = c.recv(n - len(b))
+            if not x:
+                break
+            b += x
+        return b
+
+    def serve(self):
+        try:
+            c, _ = self.sock.accept()
+        except OSError:
+            return
+        with c:
+            c.settimeout(20)
+            self.recv_n(c, 128)                     # ICReq
+            c.sendall(self.icresp)
+            if self.after is not None:
+                self.recv_n(c, 72 + 1024)           # Connect capsule with its data
+                c.sendall(self.after)
+            try:
+                while c.recv(4096):
+                    pass
+            except OSError:
+                pass
+
+    def close(self):
+        self.sock.close()
+        self.thread.join(5)
+
+
+def icresp(maxh2cdata=131072, cpda=0, dgst=0):
+    return struct.pack("<BBBBIHBBI", 0x01, 0, 128, 0, 128, 0, cpda, dgst, maxh2cdata) + bytes(112)
+
+
+def t_controller_errors_fail_cleanly():
+    """A target whose ICResp or first response is wrong: one line, exit 3, no hang."""
+    cases = [
+        (icresp(maxh2cdata=100), None, "ICResp not acceptable"),
+        (icresp(dgst=2), None, "digest the host did not ask for"),
+        # A valid ICResp, then a CapsuleResp for CID 77, which is not in flight.
+        (icresp(), struct.pack("<BBBBIIIHHHH", 0x05, 0, 24, 0, 24, 0, 0, 0, 0, 77, 0),
+         "CapsuleResp for a command not in flight"),
+        # A valid ICResp, then a PDU type only a host sends.
+        (icresp(), struct.pack("<BBBBI", 0x04, 0, 72, 0, 72) + bytes(64), "malformed PDU header"),
+    ]
+    for ic, after, want in cases:
+        f = FakeController(ic, after)
+        try:
+            rc, out, err = perf(["-r", trid(f.port), "-t", "1"], timeout=30)
+            assert rc == 3 and want in err, (want, rc, err)
+        finally:
+            f.close()
+
+
+def t_target_killed_mid_run():
+    """The target dies under load: tern-perf stops by itself, says why, exits 1."""
+    t = Tgt()
+    try:
+        eal = ["-l", "1", "--no-huge", "-m", "128", "--no-pci", "--no-telemetry",
+               "--file-prefix", "tern-perf-kill-%d" % os.getpid(), "--log-level", "*:warning"]
+        p = subprocess.Popen([PERF] + eal + ["--", "-r", trid(t.port), "-q", "8", "-w", "randrw",
+                                              "-t", "30"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(2)
+        t.t.proc.kill()
+        out, err = p.communicate(timeout=20)
+        assert p.returncode == 1, (p.returncode, out, err)
+        assert "the I/O qpair failed" in err and "first error" in err, err
+        total = [ln for ln in out.splitlines() if ln.startswith("total")]
+        assert total and float(total[0].split()[1]) > 0, out    # IOPS over the time it ran
+    finally:
+        t.t.kill()
 
 
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("t_")]

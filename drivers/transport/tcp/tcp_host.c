@@ -7,7 +7,7 @@
  * SUCCESS, no CapsuleResp follows). Header and data digests are CRC32C.
  *
  * Sending: a FIFO of PDUs, each a request's capsule or one H2CData chunk,
- * gathered into one writev per poll (and per submit when the socket is
+ * gathered into one sendmsg per poll (and per submit when the socket is
  * idle). Receiving: one recv of up to 64 KiB per poll into a buffer, then
  * every whole PDU in it; data is copied into the request's buffers.
  */
@@ -66,6 +66,7 @@ enum rx_state {
 struct tcp_hqp {
     struct tern_host_qpair base;
     int fd;
+    int err;                    /* the connection failed: -errno, reported once */
     bool hdgst, ddgst;
     uint32_t cpda_bytes;
     uint32_t maxh2cdata;
@@ -95,11 +96,15 @@ hq(struct tern_host_qpair *qp)
     return (struct tcp_hqp *)qp;
 }
 
+/* The connection is unusable from here on: log why, once. */
 static int
 hq_fail(struct tcp_hqp *q, int rc, const char *what)
 {
-    TERN_LOG(g_log, ERR, "queue %u to %s: %s", q->base.qid, q->peer, what);
-    return rc;
+    if (q->err == 0) {
+        TERN_LOG(g_log, ERR, "queue %u to %s: %s", q->base.qid, q->peer, what);
+        q->err = rc;
+    }
+    return q->err;
 }
 
 /* ---- connection set-up ---- */
@@ -442,10 +447,12 @@ tx_h2c(struct tcp_hqp *q, struct tern_host_req *r)
     tx_queue(q, p);
 }
 
-/* Send what the socket takes: one writev of up to HQ_MAX_IOV pieces. */
+/* Send what the socket takes: one sendmsg of up to HQ_MAX_IOV pieces. */
 static int
 tx_flush(struct tcp_hqp *q)
 {
+    if (q->err)
+        return q->err;
     while (q->tx_head != NULL) {
         struct iovec v[HQ_MAX_IOV];
         int n = 0;
@@ -482,7 +489,11 @@ tx_flush(struct tcp_hqp *q)
 
         for (int i = 0; i < n; i++)
             total += v[i].iov_len;
-        w = writev(q->fd, v, n);
+        /* sendmsg for MSG_NOSIGNAL: a controller gone must fail the qpair,
+         * not kill the program with SIGPIPE. */
+        struct msghdr mh = {.msg_iov = v, .msg_iovlen = (size_t)n};
+
+        w = sendmsg(q->fd, &mh, MSG_NOSIGNAL);
         if (w < 0) {
             if (errno == EAGAIN || errno == EINTR)
                 return 0;
@@ -540,9 +551,11 @@ tcp_host_submit(struct tern_host_qpair *qp, struct tern_host_req *r)
     tx_finish_hdr(q, p, sizeof(*c));
     tx_queue(q, p);
     /* Send at once when nothing was waiting (latency at QD 1); otherwise
-     * the next poll gathers it with the rest. */
+     * the next poll gathers it with the rest. A send that fails here is
+     * left to the next poll, which fails the qpair and completes this
+     * request with the others: one failure path. */
     if (q->tx_head == p)
-        return tx_flush(q);
+        (void)tx_flush(q);
     return 0;
 }
 
@@ -600,10 +613,8 @@ rx_header(struct tcp_hqp *q)
         q->rx_req = r;
         q->rx_off = d->datao;
         q->rx_crc = TCP_CRC32C_INIT;
-        q->rx_left = q->lay.pad;
         q->rx_state = q->lay.pad ? RX_PAD : RX_DATA;
-        if (!q->lay.pad)
-            q->rx_left = q->lay.data_len;
+        q->rx_left = q->lay.pad ? q->lay.pad : q->lay.data_len;
         return 0;
     }
     case TERN_NVME_TCP_R2T: {
@@ -743,13 +754,12 @@ data_done:
 }
 
 static int
-tcp_host_poll(struct tern_host_qpair *qp, uint32_t max)
+tcp_host_poll(struct tern_host_qpair *qp)
 {
     struct tcp_hqp *q = hq(qp);
     ssize_t n;
     int rc;
 
-    (void)max;
     q->completed = 0;
     rc = tx_flush(q);
     if (rc != 0)

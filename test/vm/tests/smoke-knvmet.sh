@@ -37,11 +37,16 @@ set -u
 # "timeout" under light load, then every reconnect refused with -104).
 vm_fail() {
     if [ "$TERN_VM_ROLE" = host ] && [ "${KNVMET_TRANSPORT:-}" = rdma ]; then
-        local refused
+        local sig= refused
         refused=$(dmesg | grep -c 'rdma connection establishment failed (-104)')
-        if dmesg | grep -q '__rxe_cleanup' || [ "$refused" -ge 5 ]; then
+        if dmesg | grep -q '__rxe_cleanup'; then
+            sig='__rxe_cleanup stall'
+        elif [ "$refused" -ge 5 ]; then
+            sig="$refused reconnects refused with -104"
+        fi
+        if [ -n "$sig" ]; then
             echo "FAIL: $*"
-            vm_env_fail "the guest kernel's rxe wedged ($(dmesg | grep -q '__rxe_cleanup' && echo '__rxe_cleanup stall' || echo "$refused reconnects refused with -104"); Debian 6.1 rxe, see doc/testing.md 'Known limits')"
+            vm_env_fail "the guest kernel's rxe wedged ($sig; Debian 6.1 rxe, see doc/testing.md 'Known limits')"
         fi
     fi
     echo "FAIL: $*"; exit 1
