@@ -77,5 +77,6 @@ knvmet_fio() {
         --rw=randwrite --bs=4k --iodepth=8 --size=32M \
         --runtime="$secs" --time_based \
         --verify=crc32c --verify_backlog=64 --verify_fatal=1 --do_verify=1 \
+        --serialize_overlap=1 \
         --output="$TERN_VM_TEST_DIR/fio-$name.txt" "$@"
 }

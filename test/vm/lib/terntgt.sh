@@ -288,7 +288,7 @@ tt_fio() {
     timeout -k 5 "$t" fio --output-format=json --output="$TERN_VM_TEST_DIR/fio-$name.json" "$job" \
         > "$TERN_VM_TEST_DIR/fio-$name.txt" 2>&1
     rc=$?
-    python3 - "$TERN_VM_TEST_DIR/fio-$name.json" <<'PY' 2> /dev/null
+    python3 - "$TERN_VM_TEST_DIR/fio-$name.json" "$TERN_VM_TEST_DIR/fio-$name.txt" <<'PY' 2> /dev/null
 import json, sys, collections
 try:
     text = open(sys.argv[1]).read()
@@ -305,6 +305,14 @@ for j in d.get("jobs", []):
     a[3] = max(a[3], j.get("job_runtime", 0))
 for n, (err, w, r, ms) in agg.items():
     print("%s %s writes=%d reads=%d %.1fs" % (n, "ok" if not err else "error=%d" % err, w, r, ms / 1000.0))
+if any(a[0] for a in agg.values()):
+    # fio's own words for the first failure (verify: bad header/crc ... at offset)
+    try:
+        lines = [l.strip() for l in open(sys.argv[2], errors="replace")
+                 if "verify" in l or "error" in l.lower() or "bad" in l]
+    except OSError:
+        lines = []
+    print("- fio said: " + (" | ".join(lines[:4]) if lines else "nothing on stderr"))
 PY
     return $rc
 }

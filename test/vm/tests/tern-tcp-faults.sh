@@ -96,8 +96,13 @@ KA=(--keep-alive-tmo=2 --reconnect-delay=1 --ctrl-loss-tmo=120 -W 1)
 # back and checked while it runs. Sets FIO_PID.
 fio_bg() {
     local name=$1 dev=$2 secs=$3 v=$4 vopt
+    # serialize_overlap: time based, a job writes its region over and over;
+    # two writes of one block in flight at once may land in either order
+    # (NVMe does not order commands), and fio would then report a mismatch
+    # that is not one. fio holds the second write back instead.
     if [ "$v" = 1 ]; then
         vopt="rw=randwrite
+serialize_overlap=1
 verify=crc32c
 verify_backlog=32
 verify_fatal=1
