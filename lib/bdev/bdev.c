@@ -449,13 +449,18 @@ static int
 channel_poll(void *arg)
 {
     struct tern_bdev_channel *ch = arg;
+    TAILQ_HEAD(, tern_bdev_io) done = TAILQ_HEAD_INITIALIZER(done);
     struct tern_bdev_io *io;
     int busy = 0;
 
     if (ch->bdev->ops->poll != NULL && ch->stats.outstanding > 0)
         busy += ch->bdev->ops->poll(ch->drv);
-    while ((io = TAILQ_FIRST(&ch->deferred)) != NULL) {
-        TAILQ_REMOVE(&ch->deferred, io, link);
+    /* Only the completions deferred so far: a callback that submits again
+     * to a bdev completing inline defers another, which waits for the next
+     * poll. Draining until empty would never give the reactor back. */
+    TAILQ_CONCAT(&done, &ch->deferred, link);
+    while ((io = TAILQ_FIRST(&done)) != NULL) {
+        TAILQ_REMOVE(&done, io, link);
         io_finish(io);
         busy++;
     }

@@ -5,6 +5,8 @@ loopback: every workload, JSON output, verify mode (with digests, in-capsule
 and R2T writes; and that it catches a bit flipped by a test-only bdev),
 several qpairs, and the one-line errors for a bad transport
 ID, an unreachable target and an unknown subsystem. Pools are full after.
+Local mode (-c, bdevs without a network): every workload, verify over two
+lcores, failures on a bdev that keeps nothing, bad configs and names.
 
 Usage: test_perf.py BUILD_DIR [SOURCE_DIR]. Ends with `N passed, N failed`.
 """
@@ -244,6 +246,78 @@ def t_target_killed_mid_run():
         assert total and float(total[0].split()[1]) > 0, out    # IOPS over the time it ran
     finally:
         t.t.kill()
+
+
+# ---- local mode: -c BDEV_CONFIG, no network
+LOCAL_CFG = {"subsystems": [
+    {"subsystem": "bdev", "config": [
+        {"method": "bdev_malloc_create", "params": {"name": "Malloc0", "num_blocks": 8192,
+                                                    "block_size": 512}},
+        {"method": "bdev_null_create", "params": {"name": "Null0", "num_blocks": 65536,
+                                                  "block_size": 4096}}]},
+    # A target's config serves: the nvmf part is left out in local mode.
+    {"subsystem": "nvmf", "config": [{"method": "nvmf_create_transport",
+                                      "params": {"trtype": "TCP"}}]}]}
+
+
+def local_cfg(cfg=None, name="local"):
+    path = os.path.join(WORK, "perf-%s-%d.json" % (name, os.getpid()))
+    with open(path, "w") as f:
+        json.dump(LOCAL_CFG if cfg is None else cfg, f)
+    return path
+
+
+def t_local_every_workload_and_verify_over_two_lcores():
+    cfg = local_cfg()
+    for w in ("randread", "read", "randwrite", "write", "rw", "randrw"):
+        rc, out, err = perf(["-c", cfg, "-b", "Null0", "-q", "16", "-w", w, "-t", "1", "--json"])
+        assert rc == 0, "%s: exit %d\n%s%s" % (w, rc, out, err)
+        r = result(out)
+        assert r["workload"] == w and r["errors"] == 0 and r["qpairs"] == 1, r
+        assert r["ios"] > 0 and r["iops"] > 0, r
+        lat = r["lat_us"]
+        assert 0 < lat["min"] <= lat["p50"] <= lat["p99"] <= lat["max"], lat
+    # Verify on malloc, 512-byte blocks, 2 jobs on each of 2 lcores; a table.
+    rc, out, err = perf(["-c", cfg, "-b", "Malloc0", "-P", "4", "-q", "8", "-o", "8192", "-w",
+                         "randrw", "-V", "-t", "2"], lcores="0-1")
+    assert rc == 0, "exit %d\n%s%s" % (rc, out, err)
+    rows = [ln for ln in out.splitlines() if ln.startswith("bdev Malloc0 qpair")]
+    assert len(rows) == 4 and "(lcore 0)" in out and "(lcore 1)" in out, out
+    assert "errors" not in out and "VERIFY" not in err, out + err
+
+
+def t_local_verify_failures_on_a_null_bdev():
+    # The null bdev keeps nothing: every read-back fails the check. The
+    # first failures are named, the rest counted; exit 1.
+    rc, out, err = perf(["-c", local_cfg(), "-b", "Null0", "-q", "8", "-V", "-t", "1", "--json"])
+    assert rc == 1, "exit %d\n%s%s" % (rc, out, err)
+    r = result(out)
+    assert r["verify_failures"] > 100, r
+    named = [ln for ln in err.splitlines() if "VERIFY FAILED: bdev Null0" in ln]
+    assert len(named) == 10 and "counted, not printed" in err, err
+
+
+def t_local_bad_config_and_names():
+    bad_entry = {"subsystems": [{"subsystem": "bdev", "config": [
+        {"method": "bdev_malloc_create", "params": {"name": "M", "num_blocks": 8,
+                                                    "block_size": 1000}}]}]}
+    none = {"subsystems": [{"subsystem": "nvmf", "config": []}]}
+    cases = [
+        (["-c", "/nonexistent/x.json"], 2, "unable to open /nonexistent/x.json"),
+        (["-c", "/etc/hostname"], 2, "line 1"),
+        (["-c", local_cfg(), "-b", "Nope"], 2, "bdev Nope: no such bdev"),
+        (["-b", "Null0"], 2, "-b names a bdev of the -c configuration"),
+        (["-c", local_cfg(), "-r", trid(4420)], 2, "do not mix"),
+        (["-c", local_cfg(), "--hdgst"], 2, "go with -r"),
+        (["-c", local_cfg(), "-b", "Malloc0", "-o", "4000"], 2, "not a multiple"),
+        (["-c", local_cfg(bad_entry, "bad")], 3, "the bdev configuration failed"),
+        (["-c", local_cfg(none, "none")], 3, "makes no bdev"),
+    ]
+    for args, want, text in cases:
+        rc, out, err = perf(args + ["-t", "1"])
+        assert rc == want and text in err, "%s: exit %d (want %d)\n%s%s" % (args, rc, want, out, err)
+        one = [ln for ln in err.splitlines() if ln.startswith("tern-perf:")]
+        assert len(one) == 1, "one line, not:\n%s" % err
 
 
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("t_")]

@@ -168,6 +168,55 @@ Test(bdev, inline_completions_are_delivered_from_the_poller)
     cr_assert_eq(tern_bdev_io_pool_free(), 300, "every I/O object came back");
 }
 
+/* A consumer that submits again from every completion (tern-perf does) to a
+ * bdev that completes inline: each poll must deliver only what was deferred
+ * before it, or the reactor never runs its other pollers. */
+static int g_resubmits;
+static bool g_resubmit_stop;
+
+static void
+resubmit_done(void *arg, enum tern_bdev_io_status st)
+{
+    static struct iovec iov = { g_buf, 512 };
+    (void)arg;
+    (void)st;
+    g_done++;
+    if (!g_resubmit_stop && tern_bdev_submit(g_ch, TERN_BDEV_IO_READ, 0, 1, &iov, 1,
+                                             resubmit_done, NULL) == 0)
+        g_resubmits++;
+}
+
+static int g_done_at_3;
+
+static int
+other_poller(void *arg)
+{
+    int *runs = arg;
+
+    ++*runs;
+    if (*runs == 3) {
+        g_done_at_3 = g_done;
+        g_resubmit_stop = true;     /* the last one in flight completes, is not replaced */
+    } else if (*runs == 5) {
+        tern_reactors_stop();
+    }
+    return TERN_POLLER_IDLE;
+}
+
+Test(bdev, resubmitting_from_a_completion_does_not_starve_the_reactor)
+{
+    static struct iovec iov = { g_buf, 512 };
+    int runs = 0;
+
+    cr_assert_eq(tern_bdev_submit(g_ch, TERN_BDEV_IO_READ, 0, 1, &iov, 1, resubmit_done, NULL), 0);
+    cr_assert_not_null(tern_poller_register(other_poller, &runs, 0, "other"));
+    cr_assert_eq(tern_reactors_start(), 0);     /* a hang here is the bug */
+    cr_assert_eq(runs, 5);
+    cr_assert_geq(g_done_at_3, 2, "completions were delivered between the other poller's runs");
+    cr_assert_leq(g_done_at_3, 3, "one deferred completion per poll, not a loop: %d", g_done_at_3);
+    cr_assert_eq(tern_bdev_io_pool_free(), 300, "every I/O object came back");
+}
+
 Test(bdev, bad_ranges_and_types_are_refused_without_taking_objects)
 {
     struct iovec short_iov = { g_buf, 100 };
