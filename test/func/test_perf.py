@@ -320,6 +320,36 @@ def t_local_bad_config_and_names():
         assert len(one) == 1, "one line, not:\n%s" % err
 
 
+def t_bench_script_quick_prints_json_and_draws_the_plot():
+    src = sys.argv[2] if len(sys.argv) > 2 else os.path.dirname(os.path.dirname(
+        os.path.dirname(os.path.abspath(__file__))))
+    out = os.path.join(WORK, "bench")
+    p = subprocess.run([sys.executable, os.path.join(src, "test", "bench", "tcp-loopback"),
+                        "--quick", "--build", BUILD, "--out", out],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, "exit %d\n%s%s" % (p.returncode, p.stdout, p.stderr)
+    objs = [json.loads(ln) for ln in p.stdout.splitlines()]
+    kinds = [o["kind"] for o in objs]
+    assert kinds.count("result") == 2 and kinds.count("summary") == 2, kinds
+    assert kinds.count("machine") == 1 and kinds.count("memory") == 1, kinds
+    for o in objs:
+        if o["kind"] == "result":
+            assert o["iops"] > 0 and o["errors"] == 0, o
+            assert o["cpu_ns_per_io"] > 0 and o["rss_kib"] > 0, o
+            assert set(("avg", "p50", "p99", "p999")) <= set(o["lat_us"]), o
+        if o["kind"] == "memory":
+            assert o["rss_kib_64qp"] > o["rss_kib_1qp"] > 0, o
+    with open(os.path.join(out, "latency.png"), "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n", "latency.png is not a PNG"
+    with open(os.path.join(out, "summary.md")) as f:
+        md = f.read()
+    assert "| null | 4k-randread-qd32 | 1 |" in md, md
+    # Bad usage: one line, exit 2.
+    p = subprocess.run([sys.executable, os.path.join(src, "test", "bench", "tcp-loopback"),
+                        "--build", BUILD, "--bdevs", "nvme"], capture_output=True, text=True)
+    assert p.returncode == 2 and "'nvme' is not one of" in p.stderr, p.stderr
+
+
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("t_")]
 
 
