@@ -90,6 +90,7 @@ struct job {
     struct tern_host_ctrlr *ctrlr;
     int ctrlr_idx;
     struct tern_bdev_desc *desc;    /* local mode: the bdev (its "namespace") */
+    const char *bdev_name;          /* local mode: outlives desc (the report needs it) */
     struct tern_bdev_channel *ch;
     uint32_t inflight;              /* local mode: written on its lcore only */
     uint32_t nsid;
@@ -115,6 +116,7 @@ static struct {
     struct tern_host_ctrlr *ctrlrs[MAX_TRIDS];
     struct tern_bdev_desc *descs[MAX_BDEVS];
     int ndescs;
+    char *bdev_names[MAX_BDEVS];    /* local mode: copies, kept to the end */
     int exit_code;                  /* local mode: set before the reactors stop */
     struct job *jobs;
     uint32_t njobs;
@@ -191,8 +193,7 @@ static void
 job_name(const struct job *j, char *buf, size_t len)
 {
     if (local_mode())
-        snprintf(buf, len, "bdev %s qpair %u", tern_bdev_name(tern_bdev_desc_bdev(j->desc)),
-                 j->index_on_ns);
+        snprintf(buf, len, "bdev %s qpair %u", j->bdev_name, j->index_on_ns);
     else
         snprintf(buf, len, "ctrlr %d nsid %u qpair %u", j->ctrlr_idx, j->nsid, j->index_on_ns);
 }
@@ -1019,7 +1020,11 @@ plan_local(void)
         bs = tern_bdev_block_size(b);
         blocks = tern_bdev_num_blocks(b);
         max = tern_bdev_max_transfer_blocks(b);
+        g.bdev_names[i] = strdup(names[i]);
+        if (g.bdev_names[i] == NULL)
+            return -ENOMEM;
         tmpl.desc = desc;
+        tmpl.bdev_name = g.bdev_names[i];
         tmpl.nsid = (uint32_t)i + 1;        /* stamped into verify patterns */
         tmpl.block_size = bs;
         tmpl.blocks = blocks;
@@ -1059,7 +1064,7 @@ job_local_setup(struct job *j)
     j->ch = tern_bdev_get_channel(j->desc);
     if (j->ch == NULL) {
         fprintf(stderr, "tern-perf: bdev %s: no I/O channel on lcore %u\n",
-                tern_bdev_name(tern_bdev_desc_bdev(j->desc)), j->lcore);
+                j->bdev_name, j->lcore);
         g.setup_failed = 1;
     } else if (job_alloc_slots(j) != 0) {
         fprintf(stderr, "tern-perf: out of memory for %u buffers of %u bytes\n", g_opts.depth,
@@ -1348,6 +1353,8 @@ main(int argc, char **argv)
         return EXIT_USAGE;
     if (local_mode()) {
         rc = local_run();
+        for (int i = 0; i < MAX_BDEVS; i++)
+            free(g.bdev_names[i]);
         free(g.jobs);
         tern_env_fini();
         return rc;
