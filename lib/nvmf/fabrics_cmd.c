@@ -338,12 +338,8 @@ nvmf_fabrics_exec(struct tern_nvmf_request *req)
         connect(req);
         return;
     }
-    if (qp->state != TERN_NVMF_QPAIR_ACTIVE) {
-        nvmf_request_complete(req, TERN_NVME_STATUS(TERN_NVME_SCT_GENERIC,
-                                                    TERN_NVME_SC_COMMAND_SEQUENCE_ERROR) |
-                                   TERN_NVME_STATUS_DNR);
-        return;
-    }
+    /* The queue is active: tern_nvmf_request_exec() lets only a Connect
+     * through before. */
     switch (f->fctype) {
     case TERN_NVMF_FCTYPE_PROPERTY_GET:
     case TERN_NVMF_FCTYPE_PROPERTY_SET:

@@ -577,14 +577,15 @@ tern_nvmf_request_exec(struct tern_nvmf_request *req)
                                                     TERN_NVME_SC_ABORTED_SQ_DELETION));
         return;
     }
-    if (req->cmd->opc == TERN_NVME_OPC_FABRICS) {
-        nvmf_fabrics_exec(req);
-        return;
-    }
-    if (qp->state != TERN_NVMF_QPAIR_ACTIVE) {
+    /* Until its Connect succeeds, a queue takes nothing but the Connect. */
+    if (qp->state != TERN_NVMF_QPAIR_ACTIVE && !tern_nvmf_request_is_connect(req)) {
         nvmf_request_complete(req, TERN_NVME_STATUS(TERN_NVME_SCT_GENERIC,
                                                     TERN_NVME_SC_COMMAND_SEQUENCE_ERROR) |
                                    TERN_NVME_STATUS_DNR);
+        return;
+    }
+    if (req->cmd->opc == TERN_NVME_OPC_FABRICS) {
+        nvmf_fabrics_exec(req);
         return;
     }
     if (qp->qid == 0)

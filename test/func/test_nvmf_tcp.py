@@ -340,6 +340,15 @@ def t_allow_list_and_connect_errors():
         except N.NvmeStatus as e:
             assert (e.sct, e.sc) == (1, 0x84), e
         q = g.queue()
+        # Before its Connect a queue takes nothing else: a fabrics command
+        # (Property Get) and an admin command (Keep Alive) both get Command
+        # Sequence Error; the Connect after them still works.
+        e = expect_status(lambda: q.submit(N.property_get_sqe(0, 1), check=True), 0, 0x0c)
+        assert e.dnr, e
+        expect_status(lambda: q.submit(N.sqe(0x18), check=True), 0, 0x0c)
+        q.connect(SUB, HOST, qid=0)
+        q.close()
+        q = g.queue()
         e = expect_status(lambda: q.connect("nqn.2016-06.io.tern:nothere", HOST), 1, 0x82)
         assert e.cdw0 == 0x10100, hex(e.cdw0)             # IATTR 1, offset of SUBNQN
         q.close()
