@@ -439,13 +439,60 @@ print_progress(double t)
     last_ios = ios;
 }
 
+/*
+ * The run's clock, kept by the main lcore in both modes: warm-up (phase 1),
+ * measure (2), stop (3); rates count from t_measure0 to t_measure1.
+ */
+static struct {
+    uint64_t start, warm_end, end, next_tick;
+} g_clock;
+
+static void
+run_start(uint64_t now)
+{
+    uint64_t hz = tern_env_ticks_hz();
+
+    g_clock.start = now;
+    g_clock.warm_end = now + hz * g_opts.warmup;
+    g_clock.end = g_clock.warm_end + hz * g_opts.seconds;
+    g_clock.next_tick = now + hz;
+    if (!g_opts.warmup)
+        g.t_measure0 = now;
+    g.phase = g_opts.warmup ? 1 : 2;
+}
+
+static void
+run_stop(uint64_t now)
+{
+    if (g.phase == 2)
+        g.t_measure1 = now;     /* rates over the time measured */
+    g.phase = 3;
+}
+
+/* Move the phase on at its time, or stop now; progress on a terminal. */
+static void
+run_tick(uint64_t now, bool stop, bool tty)
+{
+    if (stop || (g.phase == 2 && now >= g_clock.end)) {
+        if (g.phase != 3)
+            run_stop(now);
+    } else if (g.phase == 1 && now >= g_clock.warm_end) {
+        g.t_measure0 = now;
+        g.phase = 2;
+    }
+    if (tty && now >= g_clock.next_tick) {
+        print_progress((double)(now - g_clock.start) / (double)tern_env_ticks_hz());
+        g_clock.next_tick += tern_env_ticks_hz();
+    }
+}
+
 static int
 lcore_main(void *arg)
 {
     uint32_t me = tern_env_lcore_id();
     bool is_main = me == tern_env_main_lcore();
     bool tty = is_main && !g_opts.json && isatty(STDERR_FILENO);
-    uint64_t hz = tern_env_ticks_hz(), start, next_tick, t_warm_end, t_end;
+    uint64_t hz = tern_env_ticks_hz();
     uint32_t n_lcores = tern_env_lcore_count();
     int rc = 0;
     (void)arg;
@@ -470,14 +517,8 @@ lcore_main(void *arg)
     if (g.setup_failed)
         goto drain;
 
-    start = tern_env_ticks();
-    t_warm_end = start + hz * g_opts.warmup;
-    t_end = t_warm_end + hz * g_opts.seconds;
-    next_tick = start + hz;
     if (is_main) {
-        g.phase = g_opts.warmup ? 1 : 2;
-        if (!g_opts.warmup)
-            g.t_measure0 = start;
+        run_start(tern_env_ticks());
     } else {
         while (g.phase == 0)
             tern_env_pause();
@@ -501,26 +542,15 @@ lcore_main(void *arg)
         }
         if (is_main) {
             uint64_t now = tern_env_ticks();
+            bool admin_failed = false;
 
             for (int c = 0; c < g_opts.ntrids; c++) {
                 if (tern_host_ctrlr_poll(g.ctrlrs[c]) < 0 && g.phase != 3) {
                     fprintf(stderr, "tern-perf: controller %d: admin queue failed\n", c);
-                    if (g.phase == 2)
-                        g.t_measure1 = now;     /* rates over the time measured */
-                    g.phase = 3;
+                    admin_failed = true;
                 }
             }
-            if (phase == 1 && now >= t_warm_end) {
-                g.t_measure0 = now;
-                g.phase = 2;
-            } else if (phase == 2 && now >= t_end) {
-                g.t_measure1 = now;
-                g.phase = 3;
-            }
-            if (tty && now >= next_tick) {
-                print_progress((double)(now - start) / (double)hz);
-                next_tick += hz;
-            }
+            run_tick(now, admin_failed, tty);
         }
         if (phase == 3)
             break;
@@ -972,9 +1002,7 @@ bdev_event(enum tern_bdev_event ev, struct tern_bdev *bdev, void *ctx)
     (void)ctx;
     if (ev == TERN_BDEV_EVENT_REMOVE) {
         fprintf(stderr, "tern-perf: bdev %s is being removed: stopping\n", tern_bdev_name(bdev));
-        if (g.phase == 2)
-            g.t_measure1 = tern_env_ticks();
-        g.phase = 3;
+        run_stop(tern_env_ticks());
     }
 }
 
@@ -1118,9 +1146,9 @@ local_each_lcore(const struct job_step *step)
  * The main lcore's clock: waits for the setup of every lcore, starts the
  * I/O, moves warm-up -> measure -> stop, drains (at most 5 s), tears down.
  */
-static struct tern_poller *g_clock;
+static struct tern_poller *g_clock_poller;
 static int g_local_step;        /* 0 setting up, 1 running, 2 draining, 3 tearing down */
-static uint64_t g_t_start, g_t_warm_end, g_t_end, g_next_tick, g_drain_deadline;
+static uint64_t g_drain_deadline;
 
 static int
 local_clock(void *arg)
@@ -1139,16 +1167,7 @@ local_clock(void *arg)
             local_each_lcore(&g_local_teardown);
             return TERN_POLLER_BUSY;
         }
-        g_t_start = now;
-        g_t_warm_end = now + hz * g_opts.warmup;
-        g_t_end = g_t_warm_end + hz * g_opts.seconds;
-        g_next_tick = now + hz;
-        if (g_opts.warmup) {
-            g.phase = 1;
-        } else {
-            g.t_measure0 = now;
-            g.phase = 2;
-        }
+        run_start(now);
         g_local_step = 1;
         g.exit_code = 0;
         if (local_each_lcore(&g_local_start) != 0)
@@ -1159,19 +1178,10 @@ local_clock(void *arg)
 
         for (uint32_t i = 0; i < g.njobs; i++)
             all_failed = all_failed && g.jobs[i].failed;
-        if (g.phase == 1 && now >= g_t_warm_end) {
-            g.t_measure0 = now;
-            g.phase = 2;
-        } else if ((g.phase == 2 && now >= g_t_end) || all_failed || g.phase == 3) {
-            if (g.phase == 2)
-                g.t_measure1 = now;
-            g.phase = 3;
+        run_tick(now, all_failed, tty);
+        if (g.phase == 3) {
             g_local_step = 2;
             g_drain_deadline = now + hz * 5;
-        }
-        if (tty && now >= g_next_tick) {
-            print_progress((double)(now - g_t_start) / (double)hz);
-            g_next_tick += hz;
         }
         return TERN_POLLER_BUSY;
     }
@@ -1191,7 +1201,7 @@ local_clock(void *arg)
         return TERN_POLLER_BUSY;
     }
     default:
-        tern_poller_unregister(&g_clock);
+        tern_poller_unregister(&g_clock_poller);
         local_stop(g.exit_code);
         return TERN_POLLER_BUSY;
     }
@@ -1230,10 +1240,10 @@ local_config_done(void *ctx, int status)
                g_opts.depth, g_opts.seconds, g_opts.warmup ? " after a warm-up" : "",
                g_opts.verify ? ", verifying" : "");
     fflush(stdout);
-    g_clock = tern_poller_register(local_clock, NULL, 0, "perf_clock");
-    if (g_clock == NULL || local_each_lcore(&g_local_setup) != 0) {
+    g_clock_poller = tern_poller_register(local_clock, NULL, 0, "perf_clock");
+    if (g_clock_poller == NULL || local_each_lcore(&g_local_setup) != 0) {
         fprintf(stderr, "tern-perf: cannot start the jobs\n");
-        tern_poller_unregister(&g_clock);
+        tern_poller_unregister(&g_clock_poller);
         local_stop(EXIT_CONNECT);
     }
 }
