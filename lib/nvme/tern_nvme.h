@@ -37,6 +37,16 @@ const char *tern_nvmf_adrfam_name(uint8_t adrfam);      /* "IPv4", "IPv6" */
 int tern_nvmf_trtype_parse(const char *s, uint8_t *trtype);
 int tern_nvmf_adrfam_parse(const char *s, uint8_t *adrfam);
 
+/* The transfer direction of a command (TERN_NVME_XFER_*): bits 1:0 of the
+ * opcode, or of the fabrics command type for fabrics commands (Base 6.1). */
+static inline uint8_t
+tern_nvme_cmd_xfer(const struct tern_nvme_cmd *cmd)
+{
+    if (cmd->opc == TERN_NVME_OPC_FABRICS)
+        return ((const struct tern_nvmf_cmd *)cmd)->fctype & 0x3;
+    return TERN_NVME_OPC_XFER(cmd->opc);
+}
+
 /* Copy `src` into a fixed ASCII field padded with spaces (sn, mn, fr). */
 void tern_nvme_set_ascii(char *dst, size_t len, const char *src);
 /* Store a 64-bit count into a 128-bit little-endian log page counter. */

@@ -304,7 +304,7 @@ fz_submit(struct fz_req *r, uint32_t icd_len, const uint8_t *data, size_t data_l
 
     r->req.qpair = &r->q->qp;
     r->req.cmd = &r->cmd;
-    r->req.xfer = tcp_cmd_xfer(&r->cmd);
+    r->req.xfer = tern_nvme_cmd_xfer(&r->cmd);
     r->sgl_len = 0;
     status = tcp_sgl_parse(&r->cmd, r->req.xfer, icd_len, FZ_MAX_IO, &kind, &len);
     if (status != 0) {
@@ -407,7 +407,7 @@ fz_next_record(void)
     if (flags & 4) {
         /* Make the SGL what a well-behaved host sends for `dlen`, so the
          * fuzzer spends its time in the command parser proper. */
-        uint8_t xfer = tcp_cmd_xfer(&r->cmd);
+        uint8_t xfer = tern_nvme_cmd_xfer(&r->cmd);
 
         r->cmd.flags = (uint8_t)((r->cmd.flags & 0x3f) | TERN_NVME_PSDT_SGL_MPTR_CONTIG << 6);
         memset(&r->cmd.dptr, 0, sizeof(r->cmd.dptr));
@@ -426,7 +426,7 @@ fz_next_record(void)
         icd_len = dlen < FZ_ICD ? dlen : FZ_ICD;
     }
     /* Only a host-to-controller command carries data bytes in the input. */
-    n = tcp_cmd_xfer(&r->cmd) != TERN_NVME_XFER_HOST_TO_CTRLR ? 0 : avail < dlen ? avail : dlen;
+    n = tern_nvme_cmd_xfer(&r->cmd) != TERN_NVME_XFER_HOST_TO_CTRLR ? 0 : avail < dlen ? avail : dlen;
     fz_submit(r, icd_len, g.data + g.pos, n);
     g.pos += n;
     return true;

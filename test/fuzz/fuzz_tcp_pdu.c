@@ -84,7 +84,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             const struct tern_nvme_tcp_cmd *c = (const void *)hdr;
             enum tcp_sgl_kind kind;
             uint32_t len;
-            uint8_t xfer = tcp_cmd_xfer(&c->sqe);
+            uint8_t xfer = tern_nvme_cmd_xfer(&c->sqe);
 
             require(xfer <= 3);
             if (tcp_sgl_parse(&c->sqe, xfer, l.data_len, MAX_IO, &kind, &len) == 0) {

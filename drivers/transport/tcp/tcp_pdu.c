@@ -25,14 +25,6 @@ tcp_crc32c(const void *buf, size_t len)
     return TCP_CRC32C_FINAL(tcp_crc32c_update(TCP_CRC32C_INIT, buf, len));
 }
 
-uint8_t
-tcp_cmd_xfer(const struct tern_nvme_cmd *cmd)
-{
-    if (cmd->opc == TERN_NVME_OPC_FABRICS)
-        return ((const struct tern_nvmf_cmd *)cmd)->fctype & 0x3;
-    return TERN_NVME_OPC_XFER(cmd->opc);
-}
-
 static bool
 fail(uint16_t *fes, uint32_t *fei, uint16_t f, uint32_t off)
 {

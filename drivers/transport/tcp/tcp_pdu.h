@@ -61,8 +61,4 @@ enum tcp_sgl_kind {
 uint16_t tcp_sgl_parse(const struct tern_nvme_cmd *cmd, uint8_t xfer, uint32_t icd_len,
                        uint32_t max_io_size, enum tcp_sgl_kind *kind, uint32_t *length);
 
-/* The transfer direction of a command: bits 1:0 of the opcode, or of the
- * fabrics command type for fabrics commands (Base 6.1). */
-uint8_t tcp_cmd_xfer(const struct tern_nvme_cmd *cmd);
-
 #endif /* TCP_PDU_H */

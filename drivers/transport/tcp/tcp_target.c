@@ -612,7 +612,7 @@ capsule(struct tcp_conn *c)
     c->busy++;
     r->cmd = pdu->sqe;
     r->req.cmd = &r->cmd;
-    r->req.xfer = tcp_cmd_xfer(&r->cmd);
+    r->req.xfer = tern_nvme_cmd_xfer(&r->cmd);
     r->req.iovcnt = 0;
     r->req.length = 0;
     r->fail_status = 0;

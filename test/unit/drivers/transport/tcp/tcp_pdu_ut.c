@@ -132,23 +132,23 @@ Test(tcp_pdu, sgl_kinds)
     struct tern_nvme_cmd c;
 
     c = cmd(TERN_NVME_OPC_WRITE, 0, 1, 0, 4096);
-    cr_assert_eq(tcp_sgl_parse(&c, tcp_cmd_xfer(&c), 4096, 131072, &k, &len), 0);
+    cr_assert_eq(tcp_sgl_parse(&c, tern_nvme_cmd_xfer(&c), 4096, 131072, &k, &len), 0);
     cr_assert_eq(k, TCP_SGL_IN_CAPSULE);
     cr_assert_eq(len, 4096);
     /* A zero-length in-capsule block is no data (the fuzzer found the
      * receiver waiting forever for zero bytes). */
     c = cmd(TERN_NVME_OPC_WRITE, 0, 1, 0, 0);
-    cr_assert_eq(tcp_sgl_parse(&c, tcp_cmd_xfer(&c), 0, 131072, &k, &len), 0);
+    cr_assert_eq(tcp_sgl_parse(&c, tern_nvme_cmd_xfer(&c), 0, 131072, &k, &len), 0);
     cr_assert_eq(k, TCP_SGL_NONE);
     c = cmd(TERN_NVME_OPC_WRITE, 0, 1, 0, 4096);
     /* In-capsule SGL whose length disagrees with the capsule. */
-    cr_assert_neq(tcp_sgl_parse(&c, tcp_cmd_xfer(&c), 512, 131072, &k, &len), 0);
+    cr_assert_neq(tcp_sgl_parse(&c, tern_nvme_cmd_xfer(&c), 512, 131072, &k, &len), 0);
     /* In-capsule data for a read. */
     c = cmd(TERN_NVME_OPC_READ, 0, 1, 0, 512);
-    cr_assert_neq(tcp_sgl_parse(&c, tcp_cmd_xfer(&c), 512, 131072, &k, &len), 0);
+    cr_assert_neq(tcp_sgl_parse(&c, tern_nvme_cmd_xfer(&c), 512, 131072, &k, &len), 0);
     /* Transport data block: R2T or C2HData. */
     c = cmd(TERN_NVME_OPC_READ, 5, 0xa, 0, 131072);
-    cr_assert_eq(tcp_sgl_parse(&c, tcp_cmd_xfer(&c), 0, 131072, &k, &len), 0);
+    cr_assert_eq(tcp_sgl_parse(&c, tern_nvme_cmd_xfer(&c), 0, 131072, &k, &len), 0);
     cr_assert_eq(k, TCP_SGL_TRANSPORT);
     /* Over max_io_size. */
     c = cmd(TERN_NVME_OPC_READ, 5, 0xa, 0, 131073);
@@ -165,9 +165,9 @@ Test(tcp_pdu, sgl_kinds)
     /* Fabrics commands take their direction from FCTYPE. */
     c = cmd(TERN_NVME_OPC_FABRICS, 0, 1, 0, 1024);
     ((struct tern_nvmf_cmd *)&c)->fctype = TERN_NVMF_FCTYPE_CONNECT;
-    cr_assert_eq(tcp_cmd_xfer(&c), TERN_NVME_XFER_HOST_TO_CTRLR);
+    cr_assert_eq(tern_nvme_cmd_xfer(&c), TERN_NVME_XFER_HOST_TO_CTRLR);
     ((struct tern_nvmf_cmd *)&c)->fctype = TERN_NVMF_FCTYPE_PROPERTY_GET;
-    cr_assert_eq(tcp_cmd_xfer(&c), TERN_NVME_XFER_NONE);
+    cr_assert_eq(tern_nvme_cmd_xfer(&c), TERN_NVME_XFER_NONE);
 }
 
 /* The host half's phases: controller-to-host PDUs only. */
