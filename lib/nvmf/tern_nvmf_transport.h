@@ -142,6 +142,20 @@ struct tern_nvmf_request {
  * command touches a bdev, possibly from inside it otherwise.
  */
 void tern_nvmf_request_exec(struct tern_nvmf_request *req);
+/* Point the request's iov at `len` bytes of data buffers of `unit` bytes
+ * each (ceil(len / unit) of them). */
+static inline void
+tern_nvmf_request_set_units(struct tern_nvmf_request *req, void *const *bufs, uint32_t len,
+                            uint32_t unit)
+{
+    uint32_t n = (len + unit - 1) / unit, i;
+
+    for (i = 0; i < n; i++) {
+        req->iov[i].iov_base = bufs[i];
+        req->iov[i].iov_len = len - i * unit < unit ? len - i * unit : unit;
+    }
+    req->iovcnt = (int)n;
+}
 /* Complete a request the transport rejected before exec (bad SGL, ...). */
 void tern_nvmf_request_fail(struct tern_nvmf_request *req, uint16_t status);
 /* The 16-bit status of a completed request (no phase bit). */

@@ -83,7 +83,7 @@ rdma_req_queue_name(enum rdma_req_queue q)
 }
 
 void
-rdma_req_queues_init(struct rdma_req_queues *qs, struct rdma_req *reqs, uint32_t n)
+rdma_req_queues_init(struct rdma_req_queues *qs)
 {
     int q;
 
@@ -94,13 +94,16 @@ rdma_req_queues_init(struct rdma_req_queues *qs, struct rdma_req *reqs, uint32_t
     for (q = 0; q < RDMA_REQ_NUM_STATES; q++)
         qs->in_state[q] = 0;
     qs->refused = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        reqs[i].state = RDMA_REQ_FREE;
-        reqs[i].on = RDMA_Q_FREE;
-        TAILQ_INSERT_TAIL(&qs->q[RDMA_Q_FREE], &reqs[i], link);
-    }
-    qs->len[RDMA_Q_FREE] = n;
-    qs->in_state[RDMA_REQ_FREE] = n;
+}
+
+void
+rdma_req_add(struct rdma_req_queues *qs, struct rdma_req *r)
+{
+    r->state = RDMA_REQ_FREE;
+    r->on = RDMA_Q_FREE;
+    TAILQ_INSERT_TAIL(&qs->q[RDMA_Q_FREE], r, link);
+    qs->len[RDMA_Q_FREE]++;
+    qs->in_state[RDMA_REQ_FREE]++;
 }
 
 int

@@ -60,8 +60,9 @@ bool rdma_req_move_allowed(enum rdma_req_state from, enum rdma_req_state to);
 const char *rdma_req_state_name(enum rdma_req_state s);
 const char *rdma_req_queue_name(enum rdma_req_queue q);
 
-/* Every request FREE, on the free list, in array order. */
-void rdma_req_queues_init(struct rdma_req_queues *qs, struct rdma_req *reqs, uint32_t n);
+/* Empty queues; then each request joins them FREE, on the free list. */
+void rdma_req_queues_init(struct rdma_req_queues *qs);
+void rdma_req_add(struct rdma_req_queues *qs, struct rdma_req *r);
 /*
  * Move r to state `to`: 0, or -EPROTO (the edge does not exist, or r is not
  * linked where its state says) with nothing changed and the refusal logged

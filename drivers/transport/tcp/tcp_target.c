@@ -228,7 +228,7 @@ static bool
 req_get_bufs(struct tcp_req *r, uint32_t len)
 {
     struct tcp_conn *c = r->conn;
-    uint32_t unit = c->pg->tt->base.opts.io_unit_size, n, i;
+    uint32_t unit = c->pg->tt->base.opts.io_unit_size, n;
 
     r->req.iovcnt = 0;
     if (len == 0)
@@ -243,11 +243,7 @@ req_get_bufs(struct tcp_req *r, uint32_t len)
     if (tern_mempool_get_bulk(c->pg->tt->buf_pool, r->bufs, n) != 0)
         return false;
     r->nbufs = n;
-    for (i = 0; i < n; i++) {
-        r->req.iov[i].iov_base = r->bufs[i];
-        r->req.iov[i].iov_len = len - i * unit < unit ? len - i * unit : unit;
-    }
-    r->req.iovcnt = (int)n;
+    tern_nvmf_request_set_units(&r->req, r->bufs, len, unit);
     return true;
 }
 

@@ -17,7 +17,9 @@ static void
 setup(void)
 {
     memset(g_reqs, 0, sizeof(g_reqs));
-    rdma_req_queues_init(&g_qs, g_reqs, N);
+    rdma_req_queues_init(&g_qs);
+    for (int i = 0; i < N; i++)
+        rdma_req_add(&g_qs, &g_reqs[i]);
 }
 
 TestSuite(rdma_req, .init = setup);
