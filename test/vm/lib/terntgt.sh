@@ -14,6 +14,7 @@
 TT_PASS=0
 TT_FAIL=0
 TT_PORT=4420
+TT_TRTYPE=${TT_TRTYPE:-tcp}     # the kernel host's transport: tcp or rdma
 TT_BUILD=${TERN_BUILD_DIR:-$TERN_SRC/build}
 TT_BIN=$TT_BUILD/app/tern-tgt/tern-tgt
 TT_RPC_PY=$TERN_SRC/usertools/tern-rpc.py
@@ -87,32 +88,41 @@ tt_tgt_stop() {
 }
 
 # tt_stats_clean [TIMEOUT=10]: poll nvmf_get_stats until every lcore has 0
-# qpairs, 0 requests waiting for a buffer and all shared buffers free;
-# prints the per-lcore figures; 1 if it does not get there in time.
+# qpairs, 0 requests waiting and all shared buffers (and, for RDMA, data
+# WRs) free; prints the per-lcore figures; 1 if it does not get there in time.
 tt_stats_clean() {
     local t=${1:-10} i out
     for ((i = 0; i <= t * 2; i++)); do
         out=$(tt_rpc nvmf_get_stats | python3 -c '
 import json, sys
+trtype = sys.argv[1].upper()
 s = json.load(sys.stdin)
 ok = True
 parts = []
 for pg in s["poll_groups"]:
-    tcp = [t for t in pg["transports"] if t["trtype"] == "TCP"]
-    if not tcp:
+    tr = [t for t in pg["transports"] if t["trtype"] == trtype]
+    if not tr:
         ok = False
-        parts.append("lcore %d: no TCP transport" % pg["lcore"])
+        parts.append("lcore %d: no %s transport" % (pg["lcore"], trtype))
         continue
-    t = tcp[0]
+    t = tr[0]
     good = (pg["qpairs"] == 0 and t["shared_buffers_free"] == t["shared_buffers"]
-            and t["pending_data_buffer"] == 0 and t["connections"] == 0)
+            and t["connections"] == 0)
+    if trtype == "TCP":
+        good = good and t["pending_data_buffer"] == 0
+        parts.append("lcore %d: qpairs %d conns %d buffers %d/%d free, pending %d, waits %d, accepted %d"
+                     % (pg["lcore"], pg["qpairs"], t["connections"], t["shared_buffers_free"],
+                        t["shared_buffers"], t["pending_data_buffer"], t["buffer_waits"], t["accepted"]))
+    else:
+        good = good and t["data_wr_pool_free"] == t["data_wr_pool_size"]
+        parts.append("lcore %d: qpairs %d conns %d buffers %d/%d free, data WRs %d/%d free, accepted %d closed %d"
+                     % (pg["lcore"], pg["qpairs"], t["connections"], t["shared_buffers_free"],
+                        t["shared_buffers"], t["data_wr_pool_free"], t["data_wr_pool_size"],
+                        t["accepted"], t["closed"]))
     ok = ok and good
-    parts.append("lcore %d: qpairs %d conns %d buffers %d/%d free, pending %d, waits %d, accepted %d"
-                 % (pg["lcore"], pg["qpairs"], t["connections"], t["shared_buffers_free"],
-                    t["shared_buffers"], t["pending_data_buffer"], t["buffer_waits"], t["accepted"]))
 print("; ".join(parts))
 sys.exit(0 if ok and parts else 1)
-') && { echo "$out"; return 0; }
+' "$TT_TRTYPE") && { echo "$out"; return 0; }
         sleep 0.5
     done
     echo "${out:-nvmf_get_stats did not answer}"
@@ -266,7 +276,7 @@ tt_connect() {
     local nqn=$1 before c i
     shift
     before=$(tt_ctrls "$nqn")
-    timeout 60 nvme connect -t tcp -a "$TERN_VM_TGT_ADDR" -s "$TT_PORT" -n "$nqn" \
+    timeout 60 nvme connect -t "$TT_TRTYPE" -a "$TERN_VM_TGT_ADDR" -s "$TT_PORT" -n "$nqn" \
         --hostnqn="$TT_HOSTNQN" --hostid="$TT_HOSTID" "$@" >> "$TERN_VM_TEST_DIR/nvme-connect.log" 2>&1 \
         || return 1
     for ((i = 0; i < 50; i++)); do

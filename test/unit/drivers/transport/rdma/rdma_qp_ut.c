@@ -353,6 +353,18 @@ check_queues(void)
         cr_assert_eq(g_core_holds[i], s == RDMA_REQ_EXECUTING && g_exec[i] > g_done[i]);
     }
     cr_assert_eq(g_qp.qs.refused, 0, "the state machine refused a move");
+    if (!g_qp.error) {
+        /* Every receive buffer is posted, holds a capsule waiting for a
+         * request, or belongs to a request: none is lost (a lost one would
+         * leave the host RNR-retrying). */
+        uint32_t held = 0;
+
+        for (int i = 0; i < NREQ; i++)
+            held += g_reqs[i].recv != NULL;
+        cr_assert_eq(g_qp.recv_posted + g_qp.rx_pending_len + held, NREQ,
+                     "receives: %u posted, %u pending, %u held", g_qp.recv_posted,
+                     g_qp.rx_pending_len, held);
+    }
 }
 
 static void
