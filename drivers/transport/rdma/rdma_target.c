@@ -42,6 +42,7 @@
 #include "rdma_qp.h"
 #include "tern_config.h"
 #include "tern_env.h"
+#include "tern_netcheck.h"
 #include "tern_nvme.h"
 #include "tern_nvmf_transport.h"
 #include "tern_reactor.h"
@@ -1377,6 +1378,15 @@ listener_drop(struct rdma_transport *rt, struct rdma_listener *l, const char *wh
     l->warned = false;
 }
 
+static void
+netcheck_line(enum tern_netcheck_level lvl, const char *line, void *ctx)
+{
+    const struct tern_nvmf_trid *trid = ctx;
+
+    if (lvl != TERN_NETCHECK_OK)
+        TERN_LOG(g_log, WARNING, "listener %s port %s: %s", trid->traddr, trid->trsvcid, line);
+}
+
 static int
 rdma_listen_op(struct tern_nvmf_transport *t, const struct tern_nvmf_trid *trid, char *why,
                size_t why_len)
@@ -1388,6 +1398,15 @@ rdma_listen_op(struct tern_nvmf_transport *t, const struct tern_nvmf_trid *trid,
     if (l == NULL)
         return -ENOMEM;
     l->trid = *trid;
+    /* Incident 1: a second interface in the subnet, a route that leaves
+     * through another netdev or ARP sysctls that let the wrong port answer
+     * make hosts' connections fail; say so now, naming the fix. The same
+     * report: usertools/tern-netcheck ADDRESS. */
+    rc = tern_netcheck_addr(trid->traddr, netcheck_line, (void *)(uintptr_t)trid);
+    if (rc > 0)
+        TERN_LOG(g_log, WARNING, "listener %s port %s: %d network problem(s) above; "
+                 "usertools/tern-netcheck %s prints the same report", trid->traddr,
+                 trid->trsvcid, rc, trid->traddr);
     rc = listener_open(rt, l, why, why_len);
     if (rc != 0) {
         free(l);

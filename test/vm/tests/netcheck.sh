@@ -8,6 +8,8 @@
 #      missing) with 10.77.0.3/24: exit 1, a PROBLEM naming eth0 and tnc1,
 #      and tnc1 answering ARP for 10.77.0.1 (the guest's sysctls are the
 #      kernel's defaults);
+#      tern-tgt started with an RDMA listener on 10.77.0.1 logs the same
+#      PROBLEM as a warning;
 #   3. routes the host guest's address through tnc1 for a moment: the
 #      kernel's answer (netlink, as `ip route get`) is named: "leaves
 #      through tnc1, not eth0";
@@ -109,6 +111,24 @@ check shared "$ADDR"
 expect shared 1 "$TWO ($kind, $SECOND/24) in $SUBNET: exit 1, names $IF and $TWO" \
     PROBLEM "$SUBNET" "on $IF" "also on $TWO ($SECOND/24)" "Fix:" -- \
     PROBLEM "$TWO answers ARP requests for $ADDR" --
+
+# 2b. tern-tgt adding an RDMA listener on that address logs the same warning
+cfg=$TERN_VM_TEST_DIR/tern-tgt-netcheck.json
+cat > "$cfg" <<EOF
+{"subsystems": [{"subsystem": "nvmf", "config": [
+  {"method": "nvmf_create_transport", "params": {"trtype": "RDMA"}},
+  {"method": "nvmf_subsystem_add_listener", "params": {"nqn": "nqn.2014-08.org.nvmexpress.discovery",
+   "listen_address": {"trtype": "RDMA", "adrfam": "IPv4", "traddr": "$ADDR", "trsvcid": "4420"}}}]}]}
+EOF
+if tt_tgt_start "$cfg"; then
+    w=$(grep -E "warning: listener $ADDR port 4420: .*also on $TWO" "$TT_LOG" | head -n 1)
+    [ -n "$w" ] && grep -q "network problem(s) above" "$TT_LOG" \
+        && tt_pass "tern-tgt's RDMA listener on $ADDR warns about $TWO" "${w#*: }" \
+        || tt_fail "tern-tgt's RDMA listener on $ADDR warns about $TWO" "no such warning: $(grep -m 3 'listener' "$TT_LOG" | tr '\n' '|')"
+    tt_tgt_stop 15 > /dev/null || tt_fail "tern-tgt stops" "it did not stop on SIGTERM"
+else
+    tt_fail "tern-tgt's RDMA listener on $ADDR warns about $TWO" "tern-tgt did not start: $(tail -n 3 "$TT_LOG" | tr '\n' '|')"
+fi
 
 # 3. the kernel's route to the subnet's hosts through the second interface
 if ip route add "$TERN_VM_HOST_ADDR/32" dev "$TWO"; then
