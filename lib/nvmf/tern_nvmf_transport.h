@@ -32,6 +32,17 @@ struct tern_nvmf_trid {
     char trsvcid[TERN_NVMF_TRSVCID_MAX + 1];
 };
 bool tern_nvmf_trid_equal(const struct tern_nvmf_trid *a, const struct tern_nvmf_trid *b);
+struct sockaddr;
+struct sockaddr_storage;
+/* A listener's IPv4/IPv6 address and port as a socket address
+ * (sockaddr_in or sockaddr_in6 by ss_family): 0, or -EINVAL with `why`
+ * naming the bad field. */
+int tern_nvmf_trid_to_sockaddr(const struct tern_nvmf_trid *trid, struct sockaddr_storage *ss,
+                               char *why, size_t why_len);
+/* A connection's address (numeric) into trtype/adrfam/traddr/trsvcid;
+ * the address fields stay empty when sa is NULL or cannot be printed. */
+void tern_nvmf_trid_from_sockaddr(struct tern_nvmf_trid *trid, uint8_t trtype,
+                                  const struct sockaddr *sa);
 
 /* ---- transport options (SPDK names; the core checks the common ones) ---- */
 struct tern_nvmf_transport_opts {

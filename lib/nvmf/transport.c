@@ -8,7 +8,10 @@
  * wait for their requests, release the lcores' bdev channels, take the
  * transports down.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +43,62 @@ tern_nvmf_trid_equal(const struct tern_nvmf_trid *a, const struct tern_nvmf_trid
 {
     return a->trtype == b->trtype && a->adrfam == b->adrfam &&
            strcmp(a->traddr, b->traddr) == 0 && strcmp(a->trsvcid, b->trsvcid) == 0;
+}
+
+int
+tern_nvmf_trid_to_sockaddr(const struct tern_nvmf_trid *trid, struct sockaddr_storage *ss,
+                           char *why, size_t why_len)
+{
+    char *end;
+    unsigned long port = strtoul(trid->trsvcid, &end, 10);
+
+    if (trid->trsvcid[0] == '\0' || *end != '\0' || port == 0 || port > 65535) {
+        snprintf(why, why_len, "trsvcid '%s' is not a port (1-65535)", trid->trsvcid);
+        return -EINVAL;
+    }
+    memset(ss, 0, sizeof(*ss));
+    if (trid->adrfam == TERN_NVMF_ADRFAM_IPV4) {
+        struct sockaddr_in *a = (struct sockaddr_in *)ss;
+
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET, trid->traddr, &a->sin_addr) != 1) {
+            snprintf(why, why_len, "traddr '%s' is not an IPv4 address", trid->traddr);
+            return -EINVAL;
+        }
+        return 0;
+    }
+    if (trid->adrfam == TERN_NVMF_ADRFAM_IPV6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, trid->traddr, &a->sin6_addr) != 1) {
+            snprintf(why, why_len, "traddr '%s' is not an IPv6 address", trid->traddr);
+            return -EINVAL;
+        }
+        return 0;
+    }
+    snprintf(why, why_len, "adrfam %s is not IPv4 or IPv6", tern_nvmf_adrfam_name(trid->adrfam));
+    return -EINVAL;
+}
+
+void
+tern_nvmf_trid_from_sockaddr(struct tern_nvmf_trid *trid, uint8_t trtype, const struct sockaddr *sa)
+{
+    char host[INET6_ADDRSTRLEN], port[8];
+
+    memset(trid, 0, sizeof(*trid));
+    trid->trtype = trtype;
+    if (sa == NULL)
+        return;
+    trid->adrfam = sa->sa_family == AF_INET6 ? TERN_NVMF_ADRFAM_IPV6 : TERN_NVMF_ADRFAM_IPV4;
+    if (getnameinfo(sa, sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                  : sizeof(struct sockaddr_in),
+                    host, sizeof(host), port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
+        snprintf(trid->traddr, sizeof(trid->traddr), "%s", host);
+        snprintf(trid->trsvcid, sizeof(trid->trsvcid), "%s", port);
+    }
 }
 
 /* ---- registry ---- */

@@ -270,6 +270,15 @@ def t_stats_and_controller_rpcs():
                      {"nqn": SUB, "listen_address": {"trtype": "TCP", "traddr": "1.2.3.x",
                                                      "trsvcid": "4420"}})
         assert "not an IPv4 address" in r["error"]["message"], r
+        for port in ("0", "65536", "44x"):
+            r = g.t.call("nvmf_subsystem_add_listener",
+                         {"nqn": SUB, "listen_address": {"trtype": "TCP", "traddr": "127.0.0.1",
+                                                         "trsvcid": port}})
+            assert "is not a port (1-65535)" in r["error"]["message"], (port, r)
+        r = g.t.call("nvmf_subsystem_add_listener",
+                     {"nqn": SUB, "listen_address": {"trtype": "TCP", "adrfam": "IPv6",
+                                                     "traddr": "127.0.0.1", "trsvcid": "4420"}})
+        assert "not an IPv6 address" in r["error"]["message"], r
     finally:
         g.close()
 

@@ -1257,7 +1257,6 @@ accept_poll(void *arg)
             struct sockaddr_storage sa;
             socklen_t salen = sizeof(sa);
             struct new_conn *nc;
-            char host[INET6_ADDRSTRLEN], port[8];
             int fd, one = 1;
             uint32_t lcore;
 
@@ -1283,13 +1282,7 @@ accept_poll(void *arg)
             nc->tt = tt;
             nc->fd = fd;
             nc->local = l->trid;
-            nc->peer.trtype = TERN_NVMF_TRTYPE_TCP;
-            nc->peer.adrfam = l->trid.adrfam;
-            if (getnameinfo((struct sockaddr *)&sa, salen, host, sizeof(host), port, sizeof(port),
-                            NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
-                snprintf(nc->peer.traddr, sizeof(nc->peer.traddr), "%s", host);
-                snprintf(nc->peer.trsvcid, sizeof(nc->peer.trsvcid), "%s", port);
-            }
+            tern_nvmf_trid_from_sockaddr(&nc->peer, TERN_NVMF_TRTYPE_TCP, (struct sockaddr *)&sa);
             lcore = tern_nvmf_next_lcore();
             if (tern_reactor_send_msg(lcore, conn_create_on_lcore, nc, NULL) != 0) {
                 TERN_LOG(g_log, ERR, "cannot hand the connection from %s to lcore %u",
@@ -1310,41 +1303,13 @@ tcp_listen(struct tern_nvmf_transport *t, const struct tern_nvmf_trid *trid, cha
     struct sockaddr_storage ss;
     socklen_t len;
     struct tcp_listener *l;
-    char *end;
-    unsigned long port = strtoul(trid->trsvcid, &end, 10);
-    int fd, one = 1, family;
+    int fd, one = 1, family, rc;
 
-    if (trid->trsvcid[0] == '\0' || *end != '\0' || port == 0 || port > 65535) {
-        snprintf(why, why_len, "trsvcid '%s' is not a TCP port (1-65535)", trid->trsvcid);
-        return -EINVAL;
-    }
-    memset(&ss, 0, sizeof(ss));
-    if (trid->adrfam == TERN_NVMF_ADRFAM_IPV4) {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-
-        family = AF_INET;
-        a->sin_family = AF_INET;
-        a->sin_port = htons((uint16_t)port);
-        if (inet_pton(AF_INET, trid->traddr, &a->sin_addr) != 1) {
-            snprintf(why, why_len, "traddr '%s' is not an IPv4 address", trid->traddr);
-            return -EINVAL;
-        }
-        len = sizeof(*a);
-    } else if (trid->adrfam == TERN_NVMF_ADRFAM_IPV6) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-
-        family = AF_INET6;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons((uint16_t)port);
-        if (inet_pton(AF_INET6, trid->traddr, &a->sin6_addr) != 1) {
-            snprintf(why, why_len, "traddr '%s' is not an IPv6 address", trid->traddr);
-            return -EINVAL;
-        }
-        len = sizeof(*a);
-    } else {
-        snprintf(why, why_len, "adrfam %s is not IPv4 or IPv6", tern_nvmf_adrfam_name(trid->adrfam));
-        return -EINVAL;
-    }
+    rc = tern_nvmf_trid_to_sockaddr(trid, &ss, why, why_len);
+    if (rc != 0)
+        return rc;
+    family = ss.ss_family;
+    len = family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         snprintf(why, why_len, "socket: %s", strerror(errno));
@@ -1354,9 +1319,8 @@ tcp_listen(struct tern_nvmf_transport *t, const struct tern_nvmf_trid *trid, cha
     if (family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 512) != 0) {
-        int rc = -errno;
-
-        snprintf(why, why_len, "cannot listen on %s port %lu: %s", trid->traddr, port,
+        rc = -errno;
+        snprintf(why, why_len, "cannot listen on %s port %s: %s", trid->traddr, trid->trsvcid,
                  strerror(errno));
         close(fd);
         return rc;
@@ -1371,7 +1335,8 @@ tcp_listen(struct tern_nvmf_transport *t, const struct tern_nvmf_trid *trid, cha
     TAILQ_INSERT_TAIL(&tt->listeners, l, link);
     if (tt->accept_poller == NULL)
         tt->accept_poller = tern_poller_register(accept_poll, tt, ACCEPT_POLL_US, "nvmf_tcp_accept");
-    TERN_LOG(g_log, NOTICE, "NVMe/TCP target listening on %s port %lu", trid->traddr, port);
+    TERN_LOG(g_log, NOTICE, "NVMe/TCP target listening on %s port %s", trid->traddr,
+             trid->trsvcid);
     return 0;
 }
 
