@@ -130,7 +130,6 @@ struct rdma_qp_ops {
 struct rdma_qp_limits {
     uint32_t io_unit_size;
     uint32_t max_io_size;
-    uint32_t icd_size;      /* in-capsule data bytes a receive buffer holds */
     uint32_t sq_depth;      /* send-queue WRs the QP takes */
     uint32_t rd_depth;      /* RDMA READs outstanding (the negotiated initiator depth) */
     uint32_t max_sge;       /* SGEs per data WR */

@@ -27,8 +27,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,7 +61,7 @@ TERN_LOG_REGISTER(g_log, "tern.drv.transport.rdma", INFO);
 #define DEFAULT_NUM_CQE 16384
 #define DEFAULT_BACKLOG 100
 #define FINI_DRAIN_MS 200
-#define PEER_LEN 64
+#define PEER_LEN (TERN_NVMF_TRADDR_MAX + TERN_NVMF_TRSVCID_MAX + 2)
 
 struct rdma_transport;
 struct rdma_pg;
@@ -108,6 +107,7 @@ struct pg_cq {
     int cqe, cqe_used;
     uint64_t polls, completions;
     uint64_t wc_errors[IBV_WC_GENERAL_ERR + 1];
+    struct rdma_qp_stats closed;    /* counters of its qpairs already gone */
 };
 
 struct rdma_conn {
@@ -123,9 +123,7 @@ struct rdma_conn {
     struct rdma_recv *recvs;
     uint32_t depth;
     int cq_share;
-    bool established;
     bool disconnected;      /* rdma_disconnect called */
-    bool reaped;
     TAILQ_ENTRY(rdma_conn) link;
     char peer[PEER_LEN];
 };
@@ -182,14 +180,10 @@ conn_of_qp(struct rdma_qp *qp)
 static void
 peer_name(struct rdma_cm_id *id, char *buf, size_t len)
 {
-    struct sockaddr *sa = rdma_get_peer_addr(id);
-    char host[INET6_ADDRSTRLEN] = "?";
+    struct tern_nvmf_trid t;
 
-    if (sa != NULL)
-        getnameinfo(sa, sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                  : sizeof(struct sockaddr_in),
-                    host, sizeof(host), NULL, 0, NI_NUMERICHOST);
-    snprintf(buf, len, "%s:%u", host, (unsigned)ntohs(rdma_get_dst_port(id)));
+    tern_nvmf_trid_from_sockaddr(&t, TERN_NVMF_TRTYPE_RDMA, rdma_get_peer_addr(id));
+    snprintf(buf, len, "%s:%s", t.traddr[0] ? t.traddr : "?", t.trsvcid[0] ? t.trsvcid : "?");
 }
 
 /* ============ the engine's verbs boundary (on the connection's lcore) ============ */
@@ -360,6 +354,20 @@ conn_free_mem(struct rdma_conn *c)
     c->recvs = NULL;
 }
 
+static void
+qp_stats_add(struct rdma_qp_stats *to, const struct rdma_qp_stats *from)
+{
+    to->capsules += from->capsules;
+    to->reads_posted += from->reads_posted;
+    to->writes_posted += from->writes_posted;
+    to->sends_posted += from->sends_posted;
+    to->buf_waits += from->buf_waits;
+    to->wr_waits += from->wr_waits;
+    to->sq_waits += from->sq_waits;
+    to->rd_waits += from->rd_waits;
+    to->protocol_errors += from->protocol_errors;
+}
+
 /* Everything is back: free the connection and tell the main lcore. */
 static void
 conn_reap(struct rdma_conn *c)
@@ -371,6 +379,7 @@ conn_reap(struct rdma_conn *c)
     pg->nconns--;
     pg->closed++;
     pg->cq[c->dev].cqe_used -= c->cq_share;
+    qp_stats_add(&pg->cq[c->dev].closed, &c->eng.st);
     TERN_LOG(g_log, INFO, "qpair %u from %s closed (%s)", c->eng.nq.qid, c->peer,
              c->eng.why[0] ? c->eng.why : "closed");
     tern_nvmf_qpair_fini(&c->eng.nq);
@@ -418,17 +427,6 @@ conn_event_on_lcore(void *a1, void *a2)
     free(ev);
 }
 
-static void
-conn_established_on_lcore(void *a1, void *a2)
-{
-    struct rdma_transport *rt = a1;
-    struct rdma_pg *pg = rt->pg[tern_env_lcore_id()];
-    struct rdma_conn *c = pg != NULL ? pg_find(pg, (uint64_t)(uintptr_t)a2) : NULL;
-
-    if (c != NULL)
-        c->established = true;
-}
-
 /* The CQ of device `dev` on this lcore, created on first use. */
 static struct pg_cq *
 pg_cq_get(struct rdma_pg *pg, uint32_t dev, int need)
@@ -472,7 +470,6 @@ struct new_conn {
     struct rdma_cm_id *id;
     uint32_t dev;
     uint64_t conn_id;
-    uint16_t qid;
     uint16_t depth;         /* commands the host may have outstanding */
     uint8_t rd_depth;
     struct tern_nvmf_trid local, peer;
@@ -562,7 +559,6 @@ conn_setup_on_lcore(void *a1, void *a2)
     }
     lim.io_unit_size = o->io_unit_size;
     lim.max_io_size = o->max_io_size;
-    lim.icd_size = o->in_capsule_data_size;
     lim.sq_depth = qa.cap.max_send_wr;
     lim.rd_depth = nc->rd_depth;
     lim.max_sge = qa.cap.max_send_sge;
@@ -877,23 +873,6 @@ cm_setup_failed(void *a1, void *a2)
 }
 
 static void
-sockaddr_trid(const struct sockaddr *sa, struct tern_nvmf_trid *trid)
-{
-    char host[INET6_ADDRSTRLEN] = "", port[8] = "";
-
-    memset(trid, 0, sizeof(*trid));
-    trid->trtype = TERN_NVMF_TRTYPE_RDMA;
-    if (sa == NULL)
-        return;
-    trid->adrfam = sa->sa_family == AF_INET6 ? TERN_NVMF_ADRFAM_IPV6 : TERN_NVMF_ADRFAM_IPV4;
-    getnameinfo(sa, sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                              : sizeof(struct sockaddr_in),
-                host, sizeof(host), port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
-    snprintf(trid->traddr, sizeof(trid->traddr), "%s", host);
-    snprintf(trid->trsvcid, sizeof(trid->trsvcid), "%s", port);
-}
-
-static void
 cm_connect_request(struct rdma_transport *rt, struct rdma_cm_event *ev)
 {
     const struct tern_nvmf_transport_opts *o = &rt->base.opts;
@@ -971,15 +950,14 @@ cm_connect_request(struct rdma_transport *rt, struct rdma_cm_event *ev)
     nc->id = id;
     nc->dev = dev;
     nc->conn_id = h->conn_id;
-    nc->qid = req->qid;
     nc->depth = depth;
     nc->rd_depth = ev->param.conn.initiator_depth;
     if (nc->rd_depth > rt->dev[dev].attr.max_qp_init_rd_atom)
         nc->rd_depth = (uint8_t)rt->dev[dev].attr.max_qp_init_rd_atom;
     if (nc->rd_depth == 0)
         nc->rd_depth = 1;
-    sockaddr_trid(rdma_get_local_addr(id), &nc->local);
-    sockaddr_trid(rdma_get_peer_addr(id), &nc->peer);
+    tern_nvmf_trid_from_sockaddr(&nc->local, TERN_NVMF_TRTYPE_RDMA, rdma_get_local_addr(id));
+    tern_nvmf_trid_from_sockaddr(&nc->peer, TERN_NVMF_TRTYPE_RDMA, rdma_get_peer_addr(id));
     snprintf(nc->peer_s, sizeof(nc->peer_s), "%s", h->peer);
     if (tern_reactor_send_msg(lcore, conn_setup_on_lcore, nc, NULL) != 0) {
         cm_reject(rt, id, TERN_RDMA_CM_NO_RESOURCES, "cannot reach the qpair's lcore");
@@ -989,18 +967,20 @@ cm_connect_request(struct rdma_transport *rt, struct rdma_cm_event *ev)
 }
 
 /* Forward an event to a connection's lcore (by id). */
-static void
-cm_forward(struct rdma_transport *rt, struct cm_handle *h, bool error, const char *fmt,
-           const char *a, const char *b)
+static void __attribute__((format(printf, 4, 5)))
+cm_forward(struct rdma_transport *rt, struct cm_handle *h, bool error, const char *fmt, ...)
 {
     struct conn_event *ce = calloc(1, sizeof(*ce));
+    va_list ap;
 
     if (ce == NULL)
         return;
     ce->rt = rt;
     ce->conn_id = h->conn_id;
     ce->error = error;
-    snprintf(ce->why, sizeof(ce->why), fmt, a, b);
+    va_start(ap, fmt);
+    vsnprintf(ce->why, sizeof(ce->why), fmt, ap);
+    va_end(ap);
     if (tern_reactor_send_msg(h->lcore, conn_event_on_lcore, ce, NULL) != 0)
         free(ce);
 }
@@ -1034,7 +1014,7 @@ device_removed(struct rdma_transport *rt, struct ibv_context *ctx, const char *w
     }
     TAILQ_FOREACH(h, &rt->handles, link)
         if (h->id->verbs == ctx)
-            cm_forward(rt, h, true, "%s%s", why, "");
+            cm_forward(rt, h, true, "%s", why);
     TAILQ_FOREACH(l, &rt->listeners, link)
         if (l->id != NULL && l->id->verbs == ctx)
             listener_drop(rt, l, why);
@@ -1052,17 +1032,13 @@ cm_event(struct rdma_transport *rt, struct rdma_cm_event *ev)
     case RDMA_CM_EVENT_CONNECT_REQUEST:
         cm_connect_request(rt, ev);
         return;
-    case RDMA_CM_EVENT_ESTABLISHED:
-        if (h != NULL)
-            tern_reactor_send_msg(h->lcore, conn_established_on_lcore, rt,
-                                  (void *)(uintptr_t)h->conn_id);
-        return;
     case RDMA_CM_EVENT_DISCONNECTED:
         if (h != NULL)
-            cm_forward(rt, h, false, "host disconnected (%s)%s", name, "");
+            cm_forward(rt, h, false, "host disconnected (%s)", name);
         return;
+    case RDMA_CM_EVENT_ESTABLISHED:
     case RDMA_CM_EVENT_TIMEWAIT_EXIT:
-        return;
+        return;     /* nothing to do: the qpair is set up at accept, freed by its lcore */
     case RDMA_CM_EVENT_REJECTED:
     case RDMA_CM_EVENT_UNREACHABLE:
     case RDMA_CM_EVENT_CONNECT_ERROR:
@@ -1070,14 +1046,14 @@ cm_event(struct rdma_transport *rt, struct rdma_cm_event *ev)
         if (h != NULL) {
             TERN_LOG(g_log, ERR, "connection from %s failed: %s, %s", h->peer, name,
                      cm_status_str(ev->status));
-            cm_forward(rt, h, true, "connection failed: %s%s", name, "");
+            cm_forward(rt, h, true, "connection failed: %s", name);
         }
         return;
     case RDMA_CM_EVENT_DEVICE_REMOVAL:
         /* The id's device is going: everything on it must be released
          * before the kernel can finish removing it. */
         if (h != NULL) {
-            cm_forward(rt, h, true, "RDMA device removed (%s)%s", name, "");
+            cm_forward(rt, h, true, "RDMA device removed (%s)", name);
         } else if (l != NULL) {
             device_removed(rt, id->verbs, "device removal");
         }
@@ -1089,7 +1065,7 @@ cm_event(struct rdma_transport *rt, struct rdma_cm_event *ev)
                      name);
             listener_drop(rt, l, "address change");
         } else if (h != NULL) {
-            cm_forward(rt, h, true, "the local address changed (%s)%s", name, "");
+            cm_forward(rt, h, true, "the local address changed (%s)", name);
         }
         return;
     default:
@@ -1127,8 +1103,8 @@ async_poll(struct rdma_transport *rt)
                  * is read here, while the QP (hence it) still exists. */
                 h = c != NULL ? handle_by_conn(rt, c->id) : NULL;
                 if (h != NULL)
-                    cm_forward(rt, h, true, "async event %s%s",
-                               ibv_event_type_str(ae.event_type), "");
+                    cm_forward(rt, h, true, "async event %s",
+                               ibv_event_type_str(ae.event_type));
                 break;
             }
             case IBV_EVENT_DEVICE_FATAL:
@@ -1290,49 +1266,11 @@ cm_poll(void *arg)
 
 /* ============ listening (main lcore) ============ */
 static int
-trid_sockaddr(const struct tern_nvmf_trid *trid, struct sockaddr_storage *ss, char *why,
-              size_t why_len)
-{
-    char *end;
-    unsigned long port = strtoul(trid->trsvcid, &end, 10);
-
-    if (trid->trsvcid[0] == '\0' || *end != '\0' || port == 0 || port > 65535) {
-        snprintf(why, why_len, "trsvcid '%s' is not a port (1-65535)", trid->trsvcid);
-        return -EINVAL;
-    }
-    memset(ss, 0, sizeof(*ss));
-    if (trid->adrfam == TERN_NVMF_ADRFAM_IPV4) {
-        struct sockaddr_in *a = (struct sockaddr_in *)ss;
-
-        a->sin_family = AF_INET;
-        a->sin_port = htons((uint16_t)port);
-        if (inet_pton(AF_INET, trid->traddr, &a->sin_addr) != 1) {
-            snprintf(why, why_len, "traddr '%s' is not an IPv4 address", trid->traddr);
-            return -EINVAL;
-        }
-        return 0;
-    }
-    if (trid->adrfam == TERN_NVMF_ADRFAM_IPV6) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons((uint16_t)port);
-        if (inet_pton(AF_INET6, trid->traddr, &a->sin6_addr) != 1) {
-            snprintf(why, why_len, "traddr '%s' is not an IPv6 address", trid->traddr);
-            return -EINVAL;
-        }
-        return 0;
-    }
-    snprintf(why, why_len, "adrfam %s is not IPv4 or IPv6", tern_nvmf_adrfam_name(trid->adrfam));
-    return -EINVAL;
-}
-
-static int
 listener_open(struct rdma_transport *rt, struct rdma_listener *l, char *why, size_t why_len)
 {
     struct sockaddr_storage ss;
     struct rdma_cm_id *id;
-    int rc = trid_sockaddr(&l->trid, &ss, why, why_len);
+    int rc = tern_nvmf_trid_to_sockaddr(&l->trid, &ss, why, why_len);
 
     if (rc != 0)
         return rc;
@@ -1598,12 +1536,18 @@ rdma_lcore_stats(struct tern_nvmf_transport *t, json_t *o)
     json_object_set_new(o, "shared_buffers", json_integer(rt->base.opts.num_shared_buffers));
     json_object_set_new(o, "data_wr_pool_free", json_integer(tern_mempool_avail(rt->wr_pool)));
     json_object_set_new(o, "data_wr_pool_size", json_integer(tern_mempool_size(rt->wr_pool)));
+    if (tern_env_lcore_id() == tern_env_main_lcore()) {
+        /* The connection manager runs on the main lcore only. */
+        json_object_set_new(o, "cm_rejects", json_integer((json_int_t)rt->cm_rejects));
+        json_object_set_new(o, "cm_errors", json_integer((json_int_t)rt->cm_errors));
+    }
     devs = json_array();
     for (d = 0; d < MAX_DEVICES; d++) {
         struct pg_cq *q = &pg->cq[d];
         struct rdma_conn *c;
         json_t *dev, *errs;
-        uint64_t pend[RDMA_Q_NUM] = {0}, waits[4] = {0}, rx = 0, capsules = 0;
+        uint64_t pend[RDMA_Q_NUM] = {0}, rx = 0;
+        struct rdma_qp_stats st = q->closed;   /* gone qpairs, then the live ones */
         uint32_t s;
 
         if (q->cq == NULL)
@@ -1614,11 +1558,7 @@ rdma_lcore_stats(struct tern_nvmf_transport *t, json_t *o)
             for (s = 0; s < RDMA_Q_NUM; s++)
                 pend[s] += c->eng.qs.len[s];
             rx += c->eng.rx_pending_len;
-            capsules += c->eng.st.capsules;
-            waits[0] += c->eng.st.buf_waits;
-            waits[1] += c->eng.st.wr_waits;
-            waits[2] += c->eng.st.sq_waits;
-            waits[3] += c->eng.st.rd_waits;
+            qp_stats_add(&st, &c->eng.st);
         }
         dev = json_object();
         json_object_set_new(dev, "name", json_string(rt->dev[d].name));
@@ -1626,11 +1566,15 @@ rdma_lcore_stats(struct tern_nvmf_transport *t, json_t *o)
         json_object_set_new(dev, "pending_rdma_read", json_integer((json_int_t)pend[RDMA_Q_PENDING_READ]));
         json_object_set_new(dev, "pending_rdma_send", json_integer((json_int_t)pend[RDMA_Q_PENDING_SEND]));
         json_object_set_new(dev, "pending_capsules", json_integer((json_int_t)rx));
-        json_object_set_new(dev, "capsules", json_integer((json_int_t)capsules));
-        json_object_set_new(dev, "buffer_waits", json_integer((json_int_t)waits[0]));
-        json_object_set_new(dev, "data_wr_waits", json_integer((json_int_t)waits[1]));
-        json_object_set_new(dev, "send_queue_waits", json_integer((json_int_t)waits[2]));
-        json_object_set_new(dev, "read_depth_waits", json_integer((json_int_t)waits[3]));
+        json_object_set_new(dev, "capsules", json_integer((json_int_t)st.capsules));
+        json_object_set_new(dev, "rdma_reads_posted", json_integer((json_int_t)st.reads_posted));
+        json_object_set_new(dev, "rdma_writes_posted", json_integer((json_int_t)st.writes_posted));
+        json_object_set_new(dev, "sends_posted", json_integer((json_int_t)st.sends_posted));
+        json_object_set_new(dev, "protocol_errors", json_integer((json_int_t)st.protocol_errors));
+        json_object_set_new(dev, "buffer_waits", json_integer((json_int_t)st.buf_waits));
+        json_object_set_new(dev, "data_wr_waits", json_integer((json_int_t)st.wr_waits));
+        json_object_set_new(dev, "send_queue_waits", json_integer((json_int_t)st.sq_waits));
+        json_object_set_new(dev, "read_depth_waits", json_integer((json_int_t)st.rd_waits));
         json_object_set_new(dev, "cq_entries", json_integer(q->cqe));
         json_object_set_new(dev, "cq_entries_reserved", json_integer(q->cqe_used));
         json_object_set_new(dev, "polls", json_integer((json_int_t)q->polls));

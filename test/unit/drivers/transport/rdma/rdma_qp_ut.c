@@ -216,7 +216,6 @@ setup_limits(uint32_t sq_depth, uint32_t rd_depth, uint32_t max_sge)
     struct rdma_qp_limits lim = {
         .io_unit_size = UNIT,
         .max_io_size = 16 * UNIT,
-        .icd_size = ICD,
         .sq_depth = sq_depth,
         .rd_depth = rd_depth,
         .max_sge = max_sge,
