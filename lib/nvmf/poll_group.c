@@ -136,15 +136,32 @@ struct view_msg {
     struct nvmf_ns_view tmpl;       /* namespace added: what every lcore copies */
     uint32_t nsid;
     struct tern_bdev_desc *desc;    /* namespace removed: closed when all let go */
-    int32_t *pending;               /* main-side count of lcores still holding it */
+    struct ns_release *release;     /* namespace removed: the main lcore's record */
+    uint32_t holders;               /* namespace removed: lcores that held it (the
+                                     * walk visits lcores one after another, so
+                                     * only one writes this at a time) */
 };
 
-/* Main-side record of a removed namespace's desc, waiting for lcores. */
+/*
+ * Main-side record of a removed namespace's desc, waiting for lcores. Only
+ * the main lcore touches it: lcores count themselves in the walk's message
+ * and tell the main lcore by message when they let go.
+ */
 struct ns_release {
     struct tern_bdev_desc *desc;
-    int32_t pending;
+    uint32_t expected;      /* lcores that held it; known when the walk is done */
+    uint32_t released;      /* lcores that let go so far */
     bool walk_done;
 };
+
+static void
+ns_release_check(struct ns_release *r)
+{
+    if (r->walk_done && r->released == r->expected) {
+        tern_bdev_close(r->desc);
+        free(r);
+    }
+}
 
 static void
 release_msg_on_main(void *a1, void *a2)
@@ -152,11 +169,8 @@ release_msg_on_main(void *a1, void *a2)
     struct ns_release *r = a1;
     (void)a2;
 
-    r->pending--;
-    if (r->walk_done && r->pending == 0) {
-        tern_bdev_close(r->desc);
-        free(r);
-    }
+    r->released++;
+    ns_release_check(r);
 }
 
 /* Drop one lcore's hold on a removed namespace. */
@@ -353,8 +367,8 @@ ns_remove_on_lcore(void *ctx)
     if (nv == NULL || nv->desc != m->desc)
         return;
     v->ns[m->nsid - 1] = NULL;
-    nv->ns_key = (uint64_t)(uintptr_t)m->pending;
-    ((struct ns_release *)m->pending)->pending++;
+    nv->ns_key = (uint64_t)(uintptr_t)m->release;
+    m->holders++;
     ns_remove_local(pg, nv);
 }
 
@@ -362,15 +376,13 @@ static void
 ns_remove_done(void *ctx, int status)
 {
     struct view_msg *m = ctx;
-    struct ns_release *r = (struct ns_release *)m->pending;
+    struct ns_release *r = m->release;
 
     (void)status;
+    r->expected = m->holders;
     r->walk_done = true;
-    if (r->pending == 0) {
-        tern_bdev_close(r->desc);
-        free(r);
-    }
     free(m);
+    ns_release_check(r);
 }
 
 /*
@@ -395,7 +407,7 @@ nvmf_pg_ns_removed(uint32_t id, uint32_t gen, uint32_t nsid, struct tern_bdev_de
     m->gen = gen;
     m->nsid = nsid;
     m->desc = desc;
-    m->pending = (int32_t *)(void *)r;
+    m->release = r;
     if (tern_reactor_for_each(ns_remove_on_lcore, m, ns_remove_done) != 0) {
         /* Reactors are not running (shutdown): nothing holds a channel. */
         tern_bdev_close(desc);

@@ -507,6 +507,35 @@ def t_nvmf_subsystems_by_rpc():
         t.kill()
 
 
+def t_namespace_bdev_delete_churn():
+    """Deleting a bdev under a namespace, 400 times: every lcore lets go of
+    the namespace and the bdev goes each time. A count written by two lcores
+    at once once lost an update here and left the RPC waiting forever; the
+    race is narrow (this loop caught it in about 1 run of 6), so the loop is
+    a net, not a proof: only the main lcore counts now."""
+    nqn = "nqn.2016-06.io.spdk:churn"
+    t = Target()
+    try:
+        def ok(method, params=None):
+            r = t.call(method, params)
+            assert "error" not in r, "%s %s: %s" % (method, params, r)
+            return r["result"]
+
+        ok("nvmf_create_subsystem", {"nqn": nqn, "max_namespaces": 2})
+        for i in range(400):
+            name = "C%d" % i
+            ok("bdev_malloc_create", {"name": name, "num_blocks": 64, "block_size": 512})
+            ok("nvmf_subsystem_add_ns", {"nqn": nqn, "namespace": {"bdev_name": name}})
+            ok("bdev_malloc_delete", {"name": name})
+        assert ok("bdev_get_bdevs") == [], "bdevs left behind"
+        sub = [x for x in ok("nvmf_get_subsystems") if x["nqn"] == nqn][0]
+        assert sub["namespaces"] == [], sub
+        assert t.stop()[0] == 0
+        assert "never came back" not in t.output()
+    finally:
+        t.kill()
+
+
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("t_")]
 
 
