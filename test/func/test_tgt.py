@@ -81,6 +81,12 @@ class Target:
         s.close()
         return json.loads(line)
 
+    def ok(self, method, params=None):
+        """Call and expect a result; return it."""
+        r = self.call(method, params)
+        assert "error" not in r, "%s %s: %s" % (method, params, r)
+        return r["result"]
+
     def output(self):
         self.logf.flush()
         with open(self.log) as f:
@@ -446,10 +452,7 @@ def t_nvmf_subsystems_by_rpc():
     nqn = "nqn.2016-06.io.spdk:cnode1"
     t = Target()
     try:
-        def ok(method, params=None):
-            r = t.call(method, params)
-            assert "error" not in r, "%s %s: %s" % (method, params, r)
-            return r["result"]
+        ok = t.ok
 
         def err(method, params, code, text=None):
             r = t.call(method, params)
@@ -516,11 +519,7 @@ def t_namespace_bdev_delete_churn():
     nqn = "nqn.2016-06.io.spdk:churn"
     t = Target()
     try:
-        def ok(method, params=None):
-            r = t.call(method, params)
-            assert "error" not in r, "%s %s: %s" % (method, params, r)
-            return r["result"]
-
+        ok = t.ok
         ok("nvmf_create_subsystem", {"nqn": nqn, "max_namespaces": 2})
         for i in range(400):
             name = "C%d" % i
