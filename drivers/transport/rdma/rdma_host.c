@@ -248,9 +248,10 @@ make_resources(struct rdma_hqp *q, char *why, size_t why_len)
                               ? (uint32_t)da.max_sge : 1 + TERN_HOST_REQ_MAX_IOV;
     qa.cap.max_recv_sge = 1;
     if (rdma_create_qp(q->id, q->pd, &qa) != 0) {
+        rc = errno ? -errno : -ENOMEM;
         snprintf(why, why_len, "%s: rdma_create_qp on %s (%u entries): %s", q->peer, dev, q->slots,
-                 strerror(errno));
-        return -errno;
+                 strerror(-rc));
+        return rc;
     }
     q->has_qp = true;
     q->max_data_sge = qa.cap.max_send_sge > 0 ? qa.cap.max_send_sge - 1 : 0;
@@ -438,9 +439,12 @@ rdma_host_connect(const struct tern_host_trid *trid, const struct tern_host_qpai
     q->slots = o->depth;
     q->ch = rdma_create_event_channel();
     if (q->ch == NULL) {
-        if (errno == ENODEV || errno == ENOENT)
+        if (errno == ENODEV)
             snprintf(why, why_len, "no RDMA device on this machine (rdma_create_event_channel: %s)",
                      strerror(errno));
+        else if (errno == ENOENT)
+            snprintf(why, why_len, "no RDMA connection manager (/dev/infiniband/rdma_cm: %s; "
+                     "is rdma_ucm loaded?)", strerror(errno));
         else
             snprintf(why, why_len, "rdma_create_event_channel: %s", strerror(errno));
         goto err;
@@ -532,7 +536,7 @@ rdma_host_mem_register(struct tern_host_qpair *qp, void *addr, size_t len)
     mr = ibv_reg_mr(q->pd, addr, len,
                     IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_WRITE);
     if (mr == NULL) {
-        rc = -errno;
+        rc = errno ? -errno : -ENOMEM;
         TERN_LOG(g_log, ERR, "queue %u to %s: ibv_reg_mr of %zu bytes at %p: %s", qp->qid,
                  q->peer, len, addr, strerror(-rc));
         return rc;
@@ -569,10 +573,11 @@ rdma_host_submit(struct tern_host_qpair *qp, struct tern_host_req *r)
                             IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |
                                 IBV_ACCESS_REMOTE_WRITE);
         if (rr->mr == NULL) {
-            rc = -errno;
+            /* Not a broken connection: only this command fails. */
+            rc = errno && errno != ENOTCONN ? -errno : -ENOMEM;
             TERN_LOG(g_log, ERR, "queue %u to %s: ibv_reg_mr of %u bytes for CID %u: %s", qp->qid,
                      q->peer, p.len, cid, strerror(-rc));
-            return rc == -ENOTCONN ? -ENOMEM : rc;
+            return rc;
         }
         rdma_host_plan_use_mr(&p, rr->mr->lkey, rr->mr->rkey);
         q->cmd_mrs++;
