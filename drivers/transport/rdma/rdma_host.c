@@ -507,7 +507,17 @@ rdma_host_disconnect(struct tern_host_qpair *qp)
 {
     struct rdma_hqp *q = hq(qp);
     struct ibv_qp_attr a = {.qp_state = IBV_QPS_ERR};
+    uint32_t no_send = 0, no_rsp = 0;
 
+    /* Commands lib/host gave up on (aborted before this call): what each
+     * was still waiting for, when the connection was not already broken. */
+    for (uint16_t i = 0; q->rq != NULL && i < q->slots; i++) {
+        no_send += (q->rq[i].wait & RH_WAIT_SEND) != 0;
+        no_rsp += (q->rq[i].wait & RH_WAIT_RSP) != 0;
+    }
+    if ((no_send || no_rsp) && q->err == 0)
+        TERN_LOG(g_log, WARNING, "queue %u to %s: closing with commands out: %u without their "
+                 "send completion, %u without their response", qp->qid, q->peer, no_send, no_rsp);
     if (q->connected)
         rdma_disconnect(q->id);
     if (q->has_qp) {
