@@ -7,6 +7,7 @@
 
 TP_PERF=$TT_BUILD/app/tern-perf/tern-perf
 TP_TARGET=${TP_TARGET:-target}
+TP_NICE=${TP_NICE:-0}   # nice level of tern-perf (it busy-polls the guest's one vCPU)
 TP_N=0
 
 # tp_perf NAME LCORES ARGS...: one bounded tern-perf run; output in the test dir.
@@ -14,7 +15,7 @@ tp_perf() {
     local name=$1 lc=$2
     shift 2
     TP_N=$((TP_N + 1))
-    timeout 120 "$TP_PERF" --lcores "$lc" --no-pci --no-huge -m 256 --no-telemetry \
+    timeout 120 nice -n "$TP_NICE" "$TP_PERF" --lcores "$lc" --no-pci --no-huge -m 256 --no-telemetry \
         --file-prefix "perf-$$-$TP_N" --log-level '*:warning' -- "$@" \
         > "$TERN_VM_TEST_DIR/perf-$name.out" 2> "$TERN_VM_TEST_DIR/perf-$name.err"
 }
