@@ -101,6 +101,7 @@ struct job {
     uint32_t index_on_ns;           /* 0..P-1 */
     struct tern_host_qpair *qp;
     struct slot *slots;
+    uint8_t *bufs;                  /* every slot's buffer, one area */
     uint64_t seq_next;
     uint64_t rng;
     /* Counted during the measured interval only. */
@@ -376,20 +377,23 @@ bdev_io_done(void *arg, enum tern_bdev_io_status status)
 }
 
 /* ---- lcores ---- */
-/* The slots (one per I/O in flight) and their buffers. */
+/* The slots (one per I/O in flight) and their buffers: one area, so a
+ * transport that registers memory (RDMA) does it once for the job. */
 static int
 job_alloc_slots(struct job *j)
 {
     uint32_t len = j->nlb * j->block_size;
+    size_t stride = ((size_t)len + 4095) & ~(size_t)4095;
 
     j->slots = calloc(g_opts.depth, sizeof(*j->slots));
     if (j->slots == NULL)
         return -ENOMEM;
+    j->bufs = tern_env_zmalloc("tern_perf_buf", stride * g_opts.depth, 4096, -1);
+    if (j->bufs == NULL)
+        return -ENOMEM;
     for (uint32_t i = 0; i < g_opts.depth; i++) {
         j->slots[i].job = j;
-        j->slots[i].buf = tern_env_zmalloc("tern_perf_buf", len, 4096, -1);
-        if (j->slots[i].buf == NULL)
-            return -ENOMEM;
+        j->slots[i].buf = j->bufs + stride * i;
     }
     perf_hist_init(&j->hist);
     j->rng = 0x9e3779b97f4a7c15ull ^ ((uint64_t)j->nsid << 40) ^ ((uint64_t)j->index_on_ns << 20) ^
@@ -401,8 +405,8 @@ job_alloc_slots(struct job *j)
 static void
 job_free_slots(struct job *j)
 {
-    for (uint32_t k = 0; k < g_opts.depth && j->slots; k++)
-        tern_env_free(j->slots[k].buf);
+    tern_env_free(j->bufs);
+    j->bufs = NULL;
     free(j->slots);
     j->slots = NULL;
 }
@@ -422,7 +426,20 @@ job_setup(struct job *j)
                 tern_host_qpair_depth(j->qp), g_opts.depth);
         return -EINVAL;
     }
-    return job_alloc_slots(j);
+    rc = job_alloc_slots(j);
+    if (rc != 0) {
+        fprintf(stderr, "tern-perf: out of memory for %u buffers of %u bytes\n", g_opts.depth,
+                g_opts.io_size);
+        return rc;
+    }
+    /* Declared once; the qpair is freed before the buffers (lcore_main). */
+    rc = tern_host_qpair_mem_register(j->qp, j->bufs,
+                                      (((size_t)g_opts.io_size + 4095) & ~(size_t)4095) *
+                                          g_opts.depth);
+    if (rc != 0)
+        fprintf(stderr, "tern-perf: nsid %u: cannot register the I/O buffers with the "
+                "transport: %s\n", j->nsid, strerror(-rc));
+    return rc;
 }
 
 static void
@@ -710,7 +727,8 @@ usage(const char *prog)
             "usage: %s [EAL options] -- -r TRID [-r TRID...] [options]\n"
             "       %s [EAL options] -- -c BDEV_CONFIG [-b NAME...] [options]\n"
             "  -r, --transport TRID   'trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:4420\n"
-            "                         subnqn:NQN' (SPDK's transport ID form; repeatable)\n"
+            "                         subnqn:NQN' (SPDK's transport ID form; repeatable;\n"
+            "                         trtype TCP or RDMA)\n"
             "  -c, --bdev-config FILE local mode, no network: the \"bdev\" subsystem of this\n"
             "                         JSON configuration (a tern-tgt config serves) is built\n"
             "                         and its bdevs are driven on reactors, one per lcore\n"
@@ -723,7 +741,7 @@ usage(const char *prog)
             "      --warmup SECONDS   run this long first, not counted (0)\n"
             "  -P, --qpairs N         I/O qpairs per namespace (1), spread over the lcores\n"
             "  -V, --verify           write a pattern (LBA, generation) and check every read\n"
-            "      --hdgst, --ddgst   NVMe/TCP header / data digests\n"
+            "      --hdgst, --ddgst   NVMe/TCP header / data digests (not for RDMA)\n"
             "      --kato MS          keep-alive timeout asked for (10000)\n"
             "      --json             one JSON object with the totals on stdout\n"
             "  -h, --help             this, then the EAL options\n"
@@ -868,6 +886,13 @@ parse_args(int argc, char **argv)
     if (g_opts.ntrids && g_opts.bdev_config) {
         fprintf(stderr, "tern-perf: -r (NVMe-oF) and -c (local bdevs) do not mix\n");
         return -EINVAL;
+    }
+    for (int i = 0; i < g_opts.ntrids && (g_opts.hdgst || g_opts.ddgst); i++) {
+        if (g_opts.trids[i].trtype != TERN_NVMF_TRTYPE_TCP) {
+            fprintf(stderr, "tern-perf: --hdgst and --ddgst are NVMe/TCP digests; -r %s is %s\n",
+                    g_opts.trids[i].traddr, tern_nvmf_trtype_name(g_opts.trids[i].trtype));
+            return -EINVAL;
+        }
     }
     if (net_opts && g_opts.bdev_config) {
         fprintf(stderr, "tern-perf: --hdgst, --ddgst and --kato go with -r, not local bdevs\n");

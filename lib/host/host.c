@@ -285,6 +285,16 @@ tern_host_qpair_outstanding(const struct tern_host_qpair *qp)
     return qp->outstanding;
 }
 
+int
+tern_host_qpair_mem_register(struct tern_host_qpair *qp, void *addr, size_t len)
+{
+    if (addr == NULL || len == 0)
+        return -EINVAL;
+    if (qp->ops->mem_register == NULL)
+        return 0;
+    return qp->ops->mem_register(qp, addr, len);
+}
+
 static void
 rw_cmd(struct tern_nvme_cmd *c, uint8_t opc, uint32_t nsid, uint64_t lba, uint32_t nlb)
 {
@@ -616,6 +626,7 @@ qpair_open(struct tern_host_ctrlr *c, uint16_t qid, uint16_t depth, char *why, s
     struct tern_host_qpair_opts qo = {
         .qid = qid,
         .depth = depth,
+        .cntlid = qid == 0 ? 0xffff : c->cntlid,
         .header_digest = c->opts.header_digest,
         .data_digest = c->opts.data_digest,
         .timeout_ms = c->opts.connect_timeout_ms,
@@ -627,6 +638,9 @@ qpair_open(struct tern_host_ctrlr *c, uint16_t qid, uint16_t depth, char *why, s
     qp->ops = c->ops;
     qp->ctrlr = c;
     qp->qid = qid;
+    /* The transport may have granted fewer entries (tern_host_qpair). */
+    if (qp->depth != 0 && qp->depth < depth)
+        depth = qp->depth;
     if (qpair_reqs_init(qp, depth) != 0) {
         fail(why, why_len, -ENOMEM, "out of memory for %u requests", depth);
         qp->ops->disconnect(qp);

@@ -10,7 +10,7 @@
  * too (tern_host_ctrlr_poll), which also sends the keep-alives.
  *
  * Transports plug in below (tern_host_transport.h): drivers/transport/tcp
- * registers "TCP".
+ * registers "TCP", drivers/transport/rdma "RDMA".
  */
 #ifndef TERN_HOST_H
 #define TERN_HOST_H
@@ -104,6 +104,14 @@ void tern_host_qpair_free(struct tern_host_qpair *qp);
 int tern_host_qpair_poll(struct tern_host_qpair *qp);
 uint16_t tern_host_qpair_depth(const struct tern_host_qpair *qp);
 uint32_t tern_host_qpair_outstanding(const struct tern_host_qpair *qp);
+/*
+ * Declare memory that will hold this qpair's data buffers, so the transport
+ * prepares it once instead of per command (RDMA registers it with the NIC;
+ * TCP needs nothing). The memory must stay allocated until the qpair is
+ * freed. Optional: buffers outside declared memory work too, more slowly.
+ * Returns 0, or -errno (the transport could not prepare it).
+ */
+int tern_host_qpair_mem_register(struct tern_host_qpair *qp, void *addr, size_t len);
 
 typedef void (*tern_host_cb)(void *arg, const struct tern_nvme_cpl *cpl);
 /*

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * What an initiator transport (the host half of drivers/transport/tcp, later
- * rdma) provides to lib/host, and what lib/host gives it. lib/host builds
+ * What an initiator transport (the host half of drivers/transport/tcp and
+ * drivers/transport/rdma) provides to lib/host, and what lib/host gives it. lib/host builds
  * commands (Connect, properties, Identify, I/O) and tracks requests; the
  * transport moves a request's command, data and completion over the wire.
  */
@@ -9,6 +9,7 @@
 #define TERN_HOST_TRANSPORT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
@@ -39,6 +40,7 @@ struct tern_host_req {
 struct tern_host_qpair_opts {
     uint16_t qid;
     uint16_t depth;             /* entries */
+    uint16_t cntlid;            /* the controller's ID; 0xffff for the admin queue */
     bool header_digest;
     bool data_digest;
     uint32_t timeout_ms;        /* for the transport's own connection set-up */
@@ -49,6 +51,8 @@ struct tern_host_qpair {
     const struct tern_host_transport_ops *ops;
     struct tern_host_ctrlr *ctrlr;
     uint16_t qid;
+    /* Entries. A transport may set fewer than opts->depth in qpair_connect
+     * (RDMA: the controller's CRQSIZE); lib/host then uses that many. */
     uint16_t depth;
     uint32_t outstanding;
     bool failed;
@@ -76,6 +80,9 @@ struct tern_host_transport_ops {
      * number completed or -errno when the connection failed. */
     int (*poll)(struct tern_host_qpair *qp);
     void (*disconnect)(struct tern_host_qpair *qp);    /* close and free */
+    /* Optional: prepare [addr, addr+len) for this qpair's data once
+     * (RDMA: a memory registration), for tern_host_qpair_mem_register(). */
+    int (*mem_register)(struct tern_host_qpair *qp, void *addr, size_t len);
 };
 
 void tern_host_transport_register(const struct tern_host_transport_ops *ops);

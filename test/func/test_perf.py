@@ -4,7 +4,8 @@
 loopback: every workload, JSON output, verify mode (with digests, in-capsule
 and R2T writes; and that it catches a bit flipped by a test-only bdev),
 several qpairs, and the one-line errors for a bad transport
-ID, an unreachable target and an unknown subsystem. Pools are full after.
+ID, an unreachable target and an unknown subsystem; an RDMA transport ID
+on a machine without an RDMA device. Pools are full after.
 Local mode (-c, bdevs without a network): every workload, verify over two
 lcores, failures on a bdev that keeps nothing, bad configs and names.
 
@@ -118,6 +119,23 @@ def t_bad_trid_unreachable_and_unknown_nqn():
         assert len(err.strip().splitlines()) == 1, err
     finally:
         t.close()
+
+
+def t_rdma_without_a_device_fails_in_one_line():
+    """No RDMA device on this machine (the real RDMA runs are in the VMs,
+    perf-knvmet-rdma.sh): one line that says so, exit 3, nothing hangs.
+    Digests are TCP's: asking for them with an RDMA trid is a usage error."""
+    rdma = "trtype:RDMA adrfam:IPv4 traddr:127.0.0.1 trsvcid:%d subnqn:%s" % (free_port(), SUB)
+    rc, out, err = perf(["-r", rdma, "-t", "1"], timeout=30)
+    assert rc == 3, (rc, out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tern-perf: RDMA 127.0.0.1:"), err
+    if not os.path.exists("/dev/infiniband/rdma_cm"):
+        assert "no RDMA device" in err, err
+    for dg in ("--hdgst", "--ddgst"):
+        rc, out, err = perf(["-r", rdma, "-t", "1", dg])
+        assert rc == 2 and "NVMe/TCP digests" in err and "RDMA" in err, (dg, rc, err)
+        assert len(err.strip().splitlines()) == 1, err
 
 
 def t_verify_catches_a_flipped_bit():

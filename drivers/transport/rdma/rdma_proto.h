@@ -8,6 +8,7 @@
 #ifndef TERN_RDMA_PROTO_H
 #define TERN_RDMA_PROTO_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "tern_nvme_spec.h"
@@ -74,5 +75,39 @@ tern_rdma_sgl_set_keyed(struct tern_nvme_sgl *s, uint64_t addr, uint32_t len, ui
     s->keyed.key[3] = (uint8_t)(key >> 24);
     s->keyed.id = (uint8_t)(TERN_NVME_SGL_KEYED_DATA_BLOCK << 4 | subtype);
 }
+
+/* SGL1 of a command whose data travels in the capsule, right after the
+ * SQE (Fabrics 7.3.2: a data block descriptor, offset addressing, 0). */
+static inline void
+tern_rdma_sgl_set_incapsule(struct tern_nvme_sgl *s, uint32_t len)
+{
+    s->address = 0;
+    s->unkeyed.length = len;
+    s->unkeyed.reserved[0] = s->unkeyed.reserved[1] = s->unkeyed.reserved[2] = 0;
+    s->unkeyed.id = (uint8_t)(TERN_NVME_SGL_DATA_BLOCK << 4 | TERN_NVME_SGL_SUBTYPE_OFFSET);
+}
+
+/* ---- the connection manager exchange (rdma_proto.c) ---- */
+
+/* The CM reject reason a consumer-defined reject carries (InfiniBand CM
+ * REJ reason 28), the one whose private data holds a tern_rdma_cm_rej. */
+#define TERN_RDMA_CM_REJ_CONSUMER_DEFINED 28
+/* The CM's reject when nothing listens on the service ID (port). */
+#define TERN_RDMA_CM_REJ_INVALID_SERVICE_ID 8
+
+/* The host's CM REQUEST private data for queue `qid` of `depth` entries
+ * (HRQSIZE = depth, HSQSIZE = depth - 1); cntlid 0xffff on the admin queue. */
+void tern_rdma_cm_req_init(struct tern_rdma_cm_req *r, uint16_t qid, uint16_t depth,
+                           uint16_t cntlid);
+/* The controller's ACCEPT private data: 0 and CRQSIZE, or -EPROTO with the
+ * reason in `why` (missing, short, unknown record format, CRQSIZE 0). */
+int tern_rdma_cm_rep_parse(const void *data, size_t len, uint16_t *crqsize, char *why,
+                           size_t why_len);
+/* "invalid HSQSIZE" for a tern_rdma_cm_rej status; NULL when unknown. */
+const char *tern_rdma_cm_rej_sts_str(uint16_t sts);
+/* One phrase for a REJECTED event: the NVMe/RDMA status of a controller's
+ * reject, or the CM's own reason (nothing listening, ...). Returns buf. */
+const char *tern_rdma_cm_rej_describe(int cm_status, const void *data, size_t len, char *buf,
+                                      size_t buf_len);
 
 #endif /* TERN_RDMA_PROTO_H */
