@@ -22,6 +22,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -486,10 +487,37 @@ run_stop(uint64_t now)
     g.phase = 3;
 }
 
+/*
+ * SIGINT or SIGTERM ends the run early, like its time running out: what was
+ * measured so far is reported, and the exit status is what it would be. A
+ * second signal acts as if there were no handler.
+ */
+static volatile sig_atomic_t g_signal;
+
+static void
+on_signal(int sig)
+{
+    g_signal = sig;
+    signal(sig, SIG_DFL);
+}
+
+static void
+signals_init(void)
+{
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+}
+
 /* Move the phase on at its time, or stop now; progress on a terminal. */
 static void
 run_tick(uint64_t now, bool stop, bool tty)
 {
+    if (g_signal != 0 && g.phase != 3) {
+        fprintf(stderr, "tern-perf: %s: stopping after %.1f s\n",
+                g_signal == SIGINT ? "SIGINT" : "SIGTERM",
+                (double)(now - g_clock.start) / (double)tern_env_ticks_hz());
+        stop = true;
+    }
     if (stop || (g.phase == 2 && now >= g_clock.end)) {
         if (g.phase != 3)
             run_stop(now);
@@ -746,7 +774,8 @@ usage(const char *prog)
             "      --json             one JSON object with the totals on stdout\n"
             "  -h, --help             this, then the EAL options\n"
             "Exit: 0 done, 1 I/O errors or verify failures, 2 usage, 3 cannot connect\n"
-            "(local mode: the configuration failed).\n",
+            "(local mode: the configuration failed). SIGINT or SIGTERM ends the run early:\n"
+            "what was measured is reported as at the end of -t.\n",
             prog, prog);
 }
 
@@ -1386,6 +1415,7 @@ main(int argc, char **argv)
         return EXIT_USAGE;
     if (tern_env_init(eal_argc, argv) < 0)
         return EXIT_USAGE;
+    signals_init();
     if (local_mode()) {
         rc = local_run();
         for (int i = 0; i < MAX_BDEVS; i++)

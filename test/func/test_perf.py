@@ -13,6 +13,7 @@ Usage: test_perf.py BUILD_DIR [SOURCE_DIR]. Ends with `N passed, N failed`.
 """
 import json
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -262,6 +263,33 @@ def t_target_killed_mid_run():
         assert "the I/O qpair failed" in err and "first error" in err, err
         total = [ln for ln in out.splitlines() if ln.startswith("total")]
         assert total and float(total[0].split()[1]) > 0, out    # IOPS over the time it ran
+    finally:
+        t.t.kill()
+
+
+def t_sigint_ends_the_run_early_with_a_report():
+    """SIGINT (and SIGTERM) stop a long run: exit 0, the JSON totals of the
+    time it ran, verify clean, and a line saying why it stopped early."""
+    t = Tgt()
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            eal = ["-l", "1", "--no-huge", "-m", "128", "--no-pci", "--no-telemetry",
+                   "--file-prefix", "tern-perf-sig-%d-%d" % (os.getpid(), sig),
+                   "--log-level", "*:warning"]
+            p = subprocess.Popen([PERF] + eal + ["--", "-r", trid(t.port), "-q", "8", "-w", "randrw",
+                                                  "-V", "-t", "600", "--json"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            time.sleep(2)
+            t0 = time.time()
+            p.send_signal(sig)
+            out, err = p.communicate(timeout=30)
+            assert p.returncode == 0, (sig, p.returncode, out, err)
+            assert time.time() - t0 < 15, "took %.1f s to stop" % (time.time() - t0)
+            assert ("%s: stopping after" % signal.Signals(sig).name) in err, err
+            r = result(out)
+            assert r["ios"] > 0 and r["errors"] == 0 and r["verify_failures"] == 0, r
+        ok, st = t.pools_full()
+        assert ok, st
     finally:
         t.t.kill()
 
