@@ -1162,19 +1162,51 @@ cq_release_on_lcore(void *a1, void *a2)
     struct rdma_pg *pg = m->rt->pg[tern_env_lcore_id()];
     (void)a2;
 
-    if (pg != NULL && pg->cq[m->dev].cq != NULL && pg->cq[m->dev].dev_gen == m->gen &&
-        pg->cq[m->dev].cqe_used == 0) {
-        ibv_destroy_cq(pg->cq[m->dev].cq);
+    if (pg != NULL && pg->cq[m->dev].cq != NULL && pg->cq[m->dev].dev_gen == m->gen) {
+        int rc;
+
+        if (pg->cq[m->dev].cqe_used != 0)
+            TERN_LOG(g_log, ERR, "lcore %u: the CQ of a removed device still has %u entries "
+                     "reserved; destroying it anyway", pg->lcore, pg->cq[m->dev].cqe_used);
+        if ((rc = ibv_destroy_cq(pg->cq[m->dev].cq)) != 0)
+            TERN_LOG(g_log, ERR, "lcore %u: destroying the CQ of a removed device: %s",
+                     pg->lcore, strerror(rc));
         pg->cq[m->dev].cq = NULL;
     }
     if (tern_reactor_send_msg(tern_env_main_lcore(), cq_released_on_main, m, NULL) != 0)
         free(m);
 }
 
+/*
+ * librdmacm keeps its own handle on every device an id was bound to (the
+ * verbs context our PD, CQs and QPs were made on) and closes a removed
+ * device's handle only when it reads the device list again and finds the
+ * device gone; it reads it here. Until the handle is closed, the kernel
+ * cannot finish removing a device whose driver cannot take it from a
+ * process (rxe, siw: `rdma link delete` waits), and a device added back
+ * under the same GUID could be matched to the dead handle. librdmacm
+ * (rdma-core 44) skips all this when the list is empty, so the last device
+ * of such a driver stays held until another appears or the process exits.
+ */
+static void
+librdmacm_forget_removed(void)
+{
+    struct ibv_context **all = rdma_get_devices(NULL);
+
+    if (all != NULL)
+        rdma_free_devices(all);
+    else
+        TERN_LOG(g_log, WARNING, "no RDMA device is left: librdmacm keeps its handle on the "
+                 "removed one until another device appears, and a driver that cannot take a "
+                 "device from a process (rxe, siw) waits for that, or for tern-tgt to exit, "
+                 "to finish removing it");
+}
+
 static void
 devices_release(struct rdma_transport *rt)
 {
     uint32_t i, l;
+    int rc;
     struct rdma_listener *li;
 
     for (i = 0; i < MAX_DEVICES; i++) {
@@ -1207,15 +1239,20 @@ devices_release(struct rdma_transport *rt)
         }
         if (d->cq_waits > 0)
             continue;
-        if (d->buf_mr != NULL)
-            ibv_dereg_mr(d->buf_mr);
-        if (d->pd != NULL)
-            ibv_dealloc_pd(d->pd);
+        if (d->buf_mr != NULL && (rc = ibv_dereg_mr(d->buf_mr)) != 0)
+            TERN_LOG(g_log, ERR, "RDMA device %s: deregistering the data buffers: %s", d->name,
+                     strerror(rc));
+        if (d->pd != NULL && (rc = ibv_dealloc_pd(d->pd)) != 0)
+            TERN_LOG(g_log, ERR, "RDMA device %s: freeing the protection domain: %s (something "
+                     "still uses it; the device cannot go)", d->name, strerror(rc));
         d->buf_mr = NULL;
         d->pd = NULL;
         d->used = false;
         d->releasing = false;
-        TERN_LOG(g_log, NOTICE, "RDMA device %s released (CQs, buffer registration, PD)", d->name);
+        d->ctx = NULL;
+        TERN_LOG(g_log, NOTICE, "RDMA device %s released (CQs, buffer registration, PD)",
+                 d->name);
+        librdmacm_forget_removed();
     }
 }
 
