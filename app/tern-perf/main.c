@@ -489,8 +489,9 @@ run_stop(uint64_t now)
 
 /*
  * SIGINT or SIGTERM ends the run early, like its time running out: what was
- * measured so far is reported, and the exit status is what it would be. A
- * second signal acts as if there were no handler.
+ * measured so far is reported, and the exit status is what it would be (one
+ * that comes during setup ends the run as it starts). A second signal acts
+ * as if there were no handler.
  */
 static volatile sig_atomic_t g_signal;
 
@@ -1413,9 +1414,9 @@ main(int argc, char **argv)
     free(app_argv);
     if (rc != 0)
         return EXIT_USAGE;
+    signals_init();
     if (tern_env_init(eal_argc, argv) < 0)
         return EXIT_USAGE;
-    signals_init();
     if (local_mode()) {
         rc = local_run();
         for (int i = 0; i < MAX_BDEVS; i++)
