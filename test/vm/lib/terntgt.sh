@@ -28,6 +28,13 @@ tt_fail() { TT_FAIL=$((TT_FAIL + 1)); echo "FAIL $1: $2"; }
 # tt_summary: the closing line; returns 1 when a check failed.
 tt_summary() { echo "$TT_PASS passed, $TT_FAIL failed"; [ "$TT_FAIL" = 0 ]; }
 # tt_abort NAME WHY: a failure the rest of the test cannot go on from.
+# tt_check WHAT COMMAND...: PASS WHAT when COMMAND succeeds, else FAIL; its
+# output is the detail either way.
+tt_check() {
+    local what=$1 out
+    shift
+    if out=$("$@"); then tt_pass "$what" "$out"; else tt_fail "$what" "$out"; fi
+}
 tt_abort() { tt_fail "$1" "$2"; tt_summary; exit 1; }
 
 # ------------------------------------------------------------------ tgt side

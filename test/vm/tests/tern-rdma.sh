@@ -108,9 +108,7 @@ out=$(tt_dmesg_nvme_errors)
 [ -z "$out" ] && tt_pass "no kernel NVMe errors" || tt_fail "no kernel NVMe errors" "$(echo "$out" | head -n 3 | tr '\n' '|')"
 tt_disconnect "$NQN" && [ -z "$(tt_ctrls "$NQN")" ] && tt_pass "nvme disconnect" \
     || tt_fail "nvme disconnect" "controllers left: $(tt_ctrls "$NQN")"
-out=$(tt_tgt tt_stats_clean 15); rc=$?
-[ $rc = 0 ] && tt_pass "no qpair left, every buffer and data WR free" "$out" \
-    || tt_fail "no qpair left, every buffer and data WR free" "$out"
+tt_check "no qpair left, every buffer and data WR free" tt_tgt tt_stats_clean 15
 
 # ---- 2. data_wr_pool_size at its floor, 128 KiB at queue depth 128
 out=$(tt_tgt 'tt_tgt_stop 15 && tt_tgt_start "$TERN_VM_TEST_DIR/tern-tgt-floor.json" && tt_log_grep "RDMA data WR pool"'); rc=$?
@@ -167,7 +165,5 @@ PY
     || tt_fail "a pending queue grew while the WR pool ran dry" "max ${grow:-?} ($(grep -c '@@' stats-floor.txt) samples)"
 tt_disconnect "$NQN" && [ -z "$(tt_ctrls "$NQN")" ] && tt_pass "nvme disconnect after the floor run" \
     || tt_fail "nvme disconnect after the floor run" "controllers left: $(tt_ctrls "$NQN")"
-out=$(tt_tgt tt_stats_clean 15); rc=$?
-[ $rc = 0 ] && tt_pass "pending queues drained, every buffer and data WR back" "$out" \
-    || tt_fail "pending queues drained, every buffer and data WR back" "$out"
+tt_check "pending queues drained, every buffer and data WR back" tt_tgt tt_stats_clean 15
 tt_summary
