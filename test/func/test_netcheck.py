@@ -23,15 +23,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_tgt import WORK, run_tests  # noqa: E402  (its temporary dir; removed at the end)
 
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
 SRC = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else
                       os.path.join(os.path.dirname(__file__), "..", ".."))
 TOOL = os.path.join(SRC, "usertools", "tern-netcheck")
 BIN = os.path.join(BUILD, "app", "tern-netcheck", "tern-netcheck")
-WORK = tempfile.mkdtemp(prefix="tern-netcheck-")
 RDMA = "tnc0"           # the interface the fixture sysfs names as rxe0's netdev
 OTHER = "tnc1"
 LINK_KIND = None        # "veth" or "dummy": what this kernel can make (check_environment)
@@ -288,26 +288,10 @@ def check_environment():
 
 
 def main():
-    check_environment()
-    passed = failed = 0
-    only = os.environ.get("TERN_FUNC_ONLY")
     try:
-        for t in TESTS:
-            if only and only not in t.__name__:
-                continue
-            t0 = time.time()
-            try:
-                t()
-                passed += 1
-                print("PASS %s (%.1fs)" % (t.__name__[2:], time.time() - t0), flush=True)
-            except Exception:
-                failed += 1
-                print("FAIL %s (%.1fs)" % (t.__name__[2:], time.time() - t0), flush=True)
-                traceback.print_exc(file=sys.stdout)
+        return run_tests(TESTS, check_environment)
     finally:
         shutil.rmtree(WORK, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 else 1
 
 
 if __name__ == "__main__":

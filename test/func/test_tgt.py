@@ -538,10 +538,11 @@ def t_namespace_bdev_delete_churn():
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("t_")]
 
 
-def run_tests(tests):
+def run_tests(tests, check=None):
     """Run test functions (TERN_FUNC_ONLY=word: only those whose name has
-    it); print PASS/FAIL lines and `N passed, N failed`; exit status."""
-    check_environment()
+    it) after the environment check (`check`, default this file's); print
+    PASS/FAIL lines and `N passed, N failed`; exit status."""
+    (check or check_environment)()
     passed = failed = 0
     only = os.environ.get("TERN_FUNC_ONLY")
     for t in tests:
