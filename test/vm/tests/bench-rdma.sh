@@ -20,6 +20,7 @@ TT_TRTYPE=rdma
 . "$TERN_VM_LIBDIR/terntgt.sh"
 . "$TERN_VM_LIBDIR/ternperf.sh"
 TP_NICE=19               # as in perf-knvmet-rdma.sh: rxe needs the vCPU too
+TT_LCORES=${BENCH_TGT_LCORES:-1}   # one reactor: the tgt guest has one vCPU, rxe needs it too
 ROUNDS=${BENCH_ROUNDS:-3}
 SECS=${BENCH_SECONDS:-5}
 NQN_K=nqn.2024-01.org.tern:bench-knvmet
