@@ -38,9 +38,11 @@ tt_check() {
 tt_abort() { tt_fail "$1" "$2"; tt_summary; exit 1; }
 
 # ------------------------------------------------------------------ tgt side
-# tt_tgt_start CONFIG: start tern-tgt on two lcores (on one vCPU when the
-# guest has only one), no hugepages, log in the test directory; returns
-# once framework_wait_init answers (or fails, with the log's tail).
+# tt_tgt_start CONFIG: start tern-tgt on TT_LCORES lcores (default 2; on one
+# vCPU when the guest has only one), no hugepages, log in the test
+# directory; returns once framework_wait_init answers (or fails, with the
+# log's tail). TT_LCORES=1: one reactor, which leaves the vCPU to the
+# kernel's rxe between polls of nothing (the benchmark's setting).
 tt_tgt_start() {
     local cfg=$1 lc i
     [ -x "$TT_BIN" ] || vm_env_fail "tern-tgt not built: $TT_BIN (build first; TERN_BUILD_DIR=${TERN_BUILD_DIR:-unset})"
@@ -48,7 +50,8 @@ tt_tgt_start() {
     mkdir -p "$TT_RUN"
     rm -f "$TT_SOCK"
     # Two reactors either way; with one vCPU both share it (lcore@cpu).
-    if [ "$(nproc)" -ge 2 ]; then lc=(-l 0-1); else lc=(--lcores 0@0,1@0); fi
+    if [ "${TT_LCORES:-2}" = 1 ]; then lc=(-l 0)
+    elif [ "$(nproc)" -ge 2 ]; then lc=(-l 0-1); else lc=(--lcores 0@0,1@0); fi
     "$TT_BIN" "${lc[@]}" --no-pci --no-huge -m 512 --no-telemetry --file-prefix "tt-$$" \
         -- -c "$cfg" -r "$TT_SOCK" >> "$TT_LOG" 2>&1 &
     TT_PID=$!
