@@ -173,8 +173,14 @@ move(struct rdma_treq *r, enum rdma_req_state to)
 {
     struct rdma_qp *qp = r->qp;
 
+    uint64_t pending;
+
     if (rdma_req_move(&qp->qs, &r->sm, to) != 0)
         rdma_qp_fail(qp, true, "request state machine refused a move (a bug: see the log)");
+    pending = (uint64_t)qp->qs.len[RDMA_Q_PENDING_BUF] + qp->qs.len[RDMA_Q_PENDING_READ] +
+              qp->qs.len[RDMA_Q_PENDING_SEND];
+    if (pending > qp->st.pending_max)
+        qp->st.pending_max = pending;
 }
 
 static void
@@ -491,7 +497,7 @@ rdma_qp_init(struct rdma_qp *qp, const struct rdma_qp_ops *ops, const struct rdm
     rdma_req_queues_init(&qp->qs);
     for (i = 0; i < nreqs; i++)
         rdma_req_add(&qp->qs, &reqs[i].sm);
-    for (i = 0; i < nrecvs; i++) {
+    for (i = 0; i < qp->nrecvs; i++) {
         recvs[i].op = RDMA_WR_RECV;
         recvs[i].posted = false;
         recvs[i].qp = qp;

@@ -145,6 +145,7 @@ struct rdma_qp_stats {
     uint64_t reads_posted, writes_posted, sends_posted;
     uint64_t buf_waits, wr_waits, sq_waits, rd_waits;
     uint64_t protocol_errors;
+    uint64_t pending_max;   /* most requests on its pending queues at once */
 };
 
 struct rdma_qp {

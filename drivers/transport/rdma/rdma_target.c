@@ -431,6 +431,8 @@ qp_stats_add(struct rdma_qp_stats *to, const struct rdma_qp_stats *from)
     to->sq_waits += from->sq_waits;
     to->rd_waits += from->rd_waits;
     to->protocol_errors += from->protocol_errors;
+    if (from->pending_max > to->pending_max)
+        to->pending_max = from->pending_max;
 }
 
 /* Everything is back: free the connection and tell the main lcore. */
@@ -1818,6 +1820,7 @@ rdma_lcore_stats(struct tern_nvmf_transport *t, json_t *o)
         json_object_set_new(dev, "pending_rdma_read", json_integer((json_int_t)pend[RDMA_Q_PENDING_READ]));
         json_object_set_new(dev, "pending_rdma_send", json_integer((json_int_t)pend[RDMA_Q_PENDING_SEND]));
         json_object_set_new(dev, "pending_capsules", json_integer((json_int_t)rx));
+        json_object_set_new(dev, "pending_max", json_integer((json_int_t)st.pending_max));
         json_object_set_new(dev, "capsules", json_integer((json_int_t)st.capsules));
         json_object_set_new(dev, "rdma_reads_posted", json_integer((json_int_t)st.reads_posted));
         json_object_set_new(dev, "rdma_writes_posted", json_integer((json_int_t)st.writes_posted));

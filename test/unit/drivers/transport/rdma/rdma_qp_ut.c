@@ -272,7 +272,8 @@ setup_limits(uint32_t sq_depth, uint32_t rd_depth, uint32_t max_sge)
     g_auto_complete = false;
     g_closed_calls = 0;
     g_closed_error = false;
-    rdma_qp_init(&g_qp, &g_ops, &lim, g_reqs, NREQ, g_srq ? NULL : g_recvs, g_srq ? 0 : NREQ);
+    /* As the verbs layer does: NULL receives with a count means the SRQ. */
+    rdma_qp_init(&g_qp, &g_ops, &lim, g_reqs, NREQ, g_srq ? NULL : g_recvs, NREQ);
     cr_assert_eq(rdma_qp_start(&g_qp), 0);
     cr_assert_eq(g_qp.srq, g_srq);
     cr_assert_eq(g_qp.recv_posted, g_srq ? 0 : NREQ);
@@ -645,6 +646,7 @@ Test(rdma_qp, data_wr_and_send_queue_waiters)
     core_complete(0, 0, UNIT);
     cr_assert_eq(g_reqs[0].sm.state, RDMA_REQ_NEED_SEND, "no data WR: it waits");
     cr_assert_gt(g_qp.st.wr_waits, 0);
+    cr_assert_eq(g_qp.st.pending_max, 1, "the high-water mark of the pending queues");
     g_wr_limit = 1;
     rdma_qp_drain(&g_qp);
     cr_assert_eq(g_reqs[0].sm.state, RDMA_REQ_SENDING);
@@ -660,6 +662,7 @@ Test(rdma_qp, data_wr_and_send_queue_waiters)
     hw_complete(true);
     check_queues();
     cr_assert_eq(g_qp.qs.in_state[RDMA_REQ_FREE], NREQ);
+    cr_assert_eq(g_qp.st.pending_max, 1, "a mark, not a count: still 1 when all is done");
 }
 
 Test(rdma_qp, reads_beyond_the_read_depth_are_split)
