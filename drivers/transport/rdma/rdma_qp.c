@@ -173,8 +173,14 @@ move(struct rdma_treq *r, enum rdma_req_state to)
 {
     struct rdma_qp *qp = r->qp;
 
+    uint64_t pending;
+
     if (rdma_req_move(&qp->qs, &r->sm, to) != 0)
         rdma_qp_fail(qp, true, "request state machine refused a move (a bug: see the log)");
+    pending = (uint64_t)qp->qs.len[RDMA_Q_PENDING_BUF] + qp->qs.len[RDMA_Q_PENDING_READ] +
+              qp->qs.len[RDMA_Q_PENDING_SEND];
+    if (pending > qp->st.pending_max)
+        qp->st.pending_max = pending;
 }
 
 static void
@@ -186,10 +192,22 @@ put_bufs(struct rdma_treq *r)
     }
 }
 
+/* A capsule buffer of a shared receive queue goes back there. */
+static void
+srq_give_back(struct rdma_qp *qp, struct rdma_recv *rv)
+{
+    qp->srq_held--;
+    qp->ops->srq_return(qp, rv);
+}
+
 static void
 release(struct rdma_treq *r)
 {
     put_bufs(r);
+    /* Its own receive queue's buffer is dropped with a torn-down qpair (a
+     * live one reposted it before the response); an SRQ's goes back. */
+    if (r->recv != NULL && r->qp->srq)
+        srq_give_back(r->qp, r->recv);
     r->recv = NULL;
     r->req.iovcnt = 0;
     move(r, RDMA_REQ_FREE);
@@ -200,6 +218,10 @@ repost_recv(struct rdma_qp *qp, struct rdma_recv *rv)
 {
     int rc;
 
+    if (qp->srq) {
+        srq_give_back(qp, rv);
+        return qp->error ? -ECONNRESET : 0;
+    }
     if (qp->error)
         return -ECONNRESET;
     rc = qp->ops->post_recv(qp, rv);
@@ -454,7 +476,9 @@ rdma_qp_init(struct rdma_qp *qp, const struct rdma_qp_ops *ops, const struct rdm
     qp->reqs = reqs;
     qp->nreqs = nreqs;
     qp->recvs = recvs;
-    qp->nrecvs = nrecvs;
+    qp->nrecvs = recvs != NULL ? nrecvs : 0;
+    qp->srq = recvs == NULL;
+    qp->srq_held = 0;
     TAILQ_INIT(&qp->rx_pending);
     qp->rx_pending_len = 0;
     qp->recv_posted = qp->sq_used = qp->rd_used = 0;
@@ -473,7 +497,7 @@ rdma_qp_init(struct rdma_qp *qp, const struct rdma_qp_ops *ops, const struct rdm
     rdma_req_queues_init(&qp->qs);
     for (i = 0; i < nreqs; i++)
         rdma_req_add(&qp->qs, &reqs[i].sm);
-    for (i = 0; i < nrecvs; i++) {
+    for (i = 0; i < qp->nrecvs; i++) {
         recvs[i].op = RDMA_WR_RECV;
         recvs[i].posted = false;
         recvs[i].qp = qp;
@@ -539,19 +563,29 @@ rdma_qp_wc(struct rdma_qp *qp, void *wr_id, bool ok, uint32_t byte_len)
     qp->in_engine++;
     if (*(uint8_t *)wr_id == RDMA_WR_RECV) {
         struct rdma_recv *rv = wr_id;
+        bool keep = false;
 
         rv->posted = false;
-        qp->recv_posted--;
+        if (qp->srq)
+            qp->srq_held++;
+        else
+            qp->recv_posted--;
         if (ok && !qp->error) {
             if (byte_len < TERN_RDMA_CMD_CAPSULE_MIN) {
                 qp->st.protocol_errors++;
                 rdma_qp_fail(qp, true, "a command capsule shorter than 64 bytes");
+            } else if (qp->srq && qp->srq_held > qp->nreqs) {
+                qp->st.protocol_errors++;
+                rdma_qp_fail(qp, true, "more commands outstanding than the queue depth");
             } else {
                 rv->byte_len = byte_len;
                 TAILQ_INSERT_TAIL(&qp->rx_pending, rv, link);
                 qp->rx_pending_len++;
+                keep = true;
             }
         }
+        if (!keep && qp->srq)
+            srq_give_back(qp, rv);
     } else {
         send_wc(qp, wr_id);
     }
@@ -608,7 +642,16 @@ rdma_qp_fail(struct rdma_qp *qp, bool error, const char *why)
     snprintf(qp->why, sizeof(qp->why), "%s", why);
     qp->in_engine++;
     qp->ops->disconnect(qp);
-    /* Capsules not started are dropped; their buffers are not posted. */
+    /* Capsules not started are dropped; their buffers are not posted (an
+     * SRQ's go back to it). */
+    if (qp->srq) {
+        struct rdma_recv *rv;
+
+        while ((rv = TAILQ_FIRST(&qp->rx_pending)) != NULL) {
+            TAILQ_REMOVE(&qp->rx_pending, rv, link);
+            srq_give_back(qp, rv);
+        }
+    }
     TAILQ_INIT(&qp->rx_pending);
     qp->rx_pending_len = 0;
     /* Requests with nothing on the wire and not in the core go back now;
@@ -652,7 +695,8 @@ check_drained(struct rdma_qp *qp)
 {
     if (!qp->error || qp->drained || qp->in_engine > 0)
         return;
-    if (qp->qs.in_state[RDMA_REQ_FREE] != qp->nreqs || qp->recv_posted != 0 || qp->sq_used != 0)
+    if (qp->qs.in_state[RDMA_REQ_FREE] != qp->nreqs || qp->recv_posted != 0 ||
+        qp->srq_held != 0 || qp->sq_used != 0)
         return;
     qp->drained = true;
     qp->ops->drained(qp);

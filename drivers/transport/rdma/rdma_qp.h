@@ -112,6 +112,11 @@ struct rdma_qp_ops {
      * that fails sets *posted to the number of WRs taken before the bad
      * one and returns -errno; the engine then tears the qpair down. */
     int (*post_recv)(struct rdma_qp *qp, struct rdma_recv *rv);
+    /* A qpair on a shared receive queue (rdma_qp_init with no receives of
+     * its own): a capsule buffer it got from the SRQ is done with (its
+     * command is answered, or the qpair is torn down); the verbs layer
+     * posts it to the SRQ again. The qpair does not count it any more. */
+    void (*srq_return)(struct rdma_qp *qp, struct rdma_recv *rv);
     int (*post_send)(struct rdma_qp *qp, struct rdma_wr *first, uint32_t *posted);
     /* Data buffers of io_unit_size bytes, all under one lkey: 0 or -ENOMEM
      * (nothing taken). */
@@ -140,6 +145,7 @@ struct rdma_qp_stats {
     uint64_t reads_posted, writes_posted, sends_posted;
     uint64_t buf_waits, wr_waits, sq_waits, rd_waits;
     uint64_t protocol_errors;
+    uint64_t pending_max;   /* most requests on its pending queues at once */
 };
 
 struct rdma_qp {
@@ -153,7 +159,9 @@ struct rdma_qp {
     uint32_t nrecvs;
     TAILQ_HEAD(, rdma_recv) rx_pending;
     uint32_t rx_pending_len;
-    uint32_t recv_posted;
+    uint32_t recv_posted;   /* own receive queue: receives posted */
+    bool srq;               /* on a shared receive queue: receives are the SRQ's */
+    uint32_t srq_held;      /* SRQ receives this qpair holds (pending or in a request) */
     uint32_t sq_used;
     uint32_t rd_used;
     bool error;             /* torn down: post nothing, reclaim everything */
@@ -168,7 +176,11 @@ struct rdma_qp {
  * Set the qpair up over arrays the verbs layer allocated: reqs[i].rsp and
  * rsp_lkey, and recvs[i].sge (buffer, size, lkey) filled in; everything else
  * is the engine's. The core's qpair (nq.transport, local, peer) is the
- * caller's to fill and register.
+ * caller's to fill and register. recvs NULL (nrecvs 0): the qpair is on a
+ * shared receive queue; its capsules come from there (rdma_qp_wc with a
+ * receive the verbs layer owns) and go back through ops->srq_return. A
+ * host may have at most nreqs of them held: more is a protocol error (it
+ * would starve the other qpairs of the SRQ).
  */
 void rdma_qp_init(struct rdma_qp *qp, const struct rdma_qp_ops *ops,
                   const struct rdma_qp_limits *lim, struct rdma_treq *reqs, uint32_t nreqs,

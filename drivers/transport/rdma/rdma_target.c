@@ -21,8 +21,13 @@
  * Memory: data buffers are one region of num_shared_buffers io units,
  * registered with each device's protection domain; data work requests come
  * from a mempool of data_wr_pool_size descriptors; each connection has its
- * request objects, receive buffers (64-byte SQE + in-capsule data) and
- * response capsules sized by its negotiated queue depth, registered once.
+ * request objects and response capsules sized by its negotiated queue
+ * depth, registered once. Receive buffers (64-byte SQE + in-capsule data):
+ * unless no_srq, or the device has no SRQs, one shared receive queue of
+ * max_srq_depth buffers per (device x lcore), made with its CQ, feeds
+ * every connection of that lcore on that device (a receive completion
+ * names its QP by number: a small table per lcore finds the connection);
+ * else each connection has depth receive buffers of its own.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -59,6 +64,8 @@ TERN_LOG_REGISTER(g_log, "tern.drv.transport.rdma", INFO);
 #define CM_POLL_US 1000
 #define RELISTEN_US 1000000
 #define DEFAULT_NUM_CQE 16384
+#define DEFAULT_SRQ_DEPTH 4096
+#define QPN_BUCKETS 256
 #define DEFAULT_BACKLOG 100
 #define FINI_DRAIN_MS 200
 #define PEER_LEN (TERN_NVMF_TRADDR_MAX + TERN_NVMF_TRSVCID_MAX + 2)
@@ -105,6 +112,14 @@ struct pg_cq {
     struct ibv_cq *cq;
     uint32_t dev_gen;
     int cqe, cqe_used;
+    /* the shared receive queue (NULL: no_srq, none on the device, or its
+     * creation failed: connections post their own receives) */
+    struct ibv_srq *srq;
+    struct ibv_mr *srq_mr;
+    uint8_t *srq_mem;
+    struct rdma_recv *srq_recvs;
+    uint32_t srq_depth, srq_posted;
+    uint64_t srq_strays, srq_post_errors;
     uint64_t polls, completions;
     uint64_t wc_errors[IBV_WC_GENERAL_ERR + 1];
     struct rdma_qp_stats closed;    /* counters of its qpairs already gone */
@@ -123,6 +138,9 @@ struct rdma_conn {
     struct rdma_recv *recvs;
     uint32_t depth;
     int cq_share;
+    uint32_t qpn;           /* on an SRQ: its QP number, in the lcore's table */
+    struct rdma_conn *qpn_next;
+    bool qpn_linked;
     bool disconnected;      /* rdma_disconnect called */
     TAILQ_ENTRY(rdma_conn) link;
     char peer[PEER_LEN];
@@ -133,6 +151,7 @@ struct rdma_pg {
     uint32_t lcore;
     struct tern_poller *poller;
     struct pg_cq cq[MAX_DEVICES];
+    struct rdma_conn *qpn[QPN_BUCKETS];     /* connections on an SRQ, by QP number */
     TAILQ_HEAD(, rdma_conn) conns;
     uint32_t nconns;
     uint64_t accepted, closed;
@@ -141,6 +160,7 @@ struct rdma_pg {
 struct rdma_params {
     uint32_t data_wr_pool_size;
     bool no_srq;
+    uint32_t max_srq_depth;
     uint32_t num_cqe;
     uint32_t acceptor_backlog;
 };
@@ -198,6 +218,33 @@ v_post_recv(struct rdma_qp *qp, struct rdma_recv *rv)
     if (rc != 0)
         TERN_LOG(g_log, ERR, "qpair from %s: ibv_post_recv: %s", c->peer, strerror(rc));
     return -rc;
+}
+
+/* Post a receive buffer to the SRQ (it is free: no connection holds it). */
+static void
+srq_post(struct pg_cq *q, struct rdma_recv *rv, const char *dev)
+{
+    struct ibv_sge sge = {.addr = rv->sge.addr, .length = rv->sge.length, .lkey = rv->sge.lkey};
+    struct ibv_recv_wr wr = {.wr_id = (uintptr_t)rv, .sg_list = &sge, .num_sge = 1}, *bad;
+    int rc = ibv_post_srq_recv(q->srq, &wr, &bad);
+
+    if (rc != 0) {
+        /* The SRQ is one buffer short from now on (its device is failing). */
+        if (q->srq_post_errors++ == 0)
+            TERN_LOG(g_log, ERR, "%s: ibv_post_srq_recv: %s", dev, strerror(rc));
+        return;
+    }
+    rv->posted = true;
+    q->srq_posted++;
+}
+
+static void
+v_srq_return(struct rdma_qp *qp, struct rdma_recv *rv)
+{
+    struct rdma_conn *c = conn_of_qp(qp);
+
+    rv->qp = NULL;
+    srq_post(&c->pg->cq[c->dev], rv, c->peer);
 }
 
 static int
@@ -314,6 +361,7 @@ v_drained(struct rdma_qp *qp)
 
 static const struct rdma_qp_ops g_verbs_ops = {
     .post_recv = v_post_recv,
+    .srq_return = v_srq_return,
     .post_send = v_post_send,
     .get_bufs = v_get_bufs,
     .put_bufs = v_put_bufs,
@@ -337,9 +385,26 @@ pg_find(struct rdma_pg *pg, uint64_t id)
     return NULL;
 }
 
+static struct rdma_conn **
+qpn_slot(struct rdma_pg *pg, uint32_t dev, uint32_t qpn)
+{
+    struct rdma_conn **pc = &pg->qpn[(qpn ^ dev * 0x9e37u) % QPN_BUCKETS];
+
+    while (*pc != NULL && ((*pc)->qpn != qpn || (*pc)->dev != dev))
+        pc = &(*pc)->qpn_next;
+    return pc;
+}
+
 static void
 conn_free_mem(struct rdma_conn *c)
 {
+    if (c->qpn_linked) {
+        struct rdma_conn **pc = qpn_slot(c->pg, c->dev, c->qpn);
+
+        if (*pc == c)
+            *pc = c->qpn_next;
+        c->qpn_linked = false;
+    }
     if (c->qp != NULL)
         rdma_destroy_qp(c->cm_id);
     c->qp = NULL;
@@ -366,6 +431,8 @@ qp_stats_add(struct rdma_qp_stats *to, const struct rdma_qp_stats *from)
     to->sq_waits += from->sq_waits;
     to->rd_waits += from->rd_waits;
     to->protocol_errors += from->protocol_errors;
+    if (from->pending_max > to->pending_max)
+        to->pending_max = from->pending_max;
 }
 
 /* Everything is back: free the connection and tell the main lcore. */
@@ -427,9 +494,100 @@ conn_event_on_lcore(void *a1, void *a2)
     free(ev);
 }
 
-/* The CQ of device `dev` on this lcore, created on first use. */
+/* Destroy the SRQ (no QP uses it any more) and the CQ of a pg_cq, on its
+ * lcore. Errors are logged: `what` names the occasion. */
+static void
+pg_cq_destroy(struct rdma_pg *pg, struct pg_cq *q, const char *what)
+{
+    int rc;
+
+    if (q->srq != NULL && (rc = ibv_destroy_srq(q->srq)) != 0)
+        TERN_LOG(g_log, ERR, "lcore %u: destroying the SRQ %s: %s", pg->lcore, what, strerror(rc));
+    if (q->srq_mr != NULL && (rc = ibv_dereg_mr(q->srq_mr)) != 0)
+        TERN_LOG(g_log, ERR, "lcore %u: deregistering the SRQ buffers %s: %s", pg->lcore, what,
+                 strerror(rc));
+    tern_env_free(q->srq_mem);
+    tern_env_free(q->srq_recvs);
+    q->srq = NULL;
+    q->srq_mr = NULL;
+    q->srq_mem = NULL;
+    q->srq_recvs = NULL;
+    if (q->cq != NULL && (rc = ibv_destroy_cq(q->cq)) != 0)
+        TERN_LOG(g_log, ERR, "lcore %u: destroying the CQ %s: %s", pg->lcore, what, strerror(rc));
+    q->cq = NULL;
+}
+
+/* The SRQ of a new pg_cq: max_srq_depth receive buffers (capped by the
+ * device), all posted. On failure the lcore's connections on the device
+ * post their own receives (logged). */
+static void
+pg_srq_create(struct rdma_pg *pg, struct pg_cq *q, struct rdma_device *d)
+{
+    struct rdma_transport *rt = pg->rt;
+    uint32_t rsize = TERN_RDMA_CMD_CAPSULE_MIN + rt->base.opts.in_capsule_data_size, i;
+    uint32_t depth = rt->p.max_srq_depth;
+    int socket = tern_env_lcore_socket(pg->lcore);
+    struct ibv_srq_init_attr sa;
+
+    if (rt->p.no_srq)
+        return;
+    if (d->attr.max_srq == 0 || d->attr.max_srq_wr == 0) {
+        TERN_LOG(g_log, NOTICE, "lcore %u: %s has no shared receive queues: each qpair posts its "
+                 "own receives", pg->lcore, d->name);
+        return;
+    }
+    if (depth > (uint32_t)d->attr.max_srq_wr)
+        depth = (uint32_t)d->attr.max_srq_wr;
+    if (depth > (uint32_t)q->cqe / 2)
+        depth = (uint32_t)q->cqe / 2;   /* leave the CQ room for the send queues */
+    memset(&sa, 0, sizeof(sa));
+    sa.attr.max_wr = depth;
+    sa.attr.max_sge = 1;
+    q->srq_recvs = tern_env_zmalloc("rdma_srq_recvs", sizeof(*q->srq_recvs) * depth, 64, socket);
+    q->srq_mem = tern_env_zmalloc("rdma_srq_capsules", (size_t)depth * rsize, 64, socket);
+    if (q->srq_recvs == NULL || q->srq_mem == NULL) {
+        TERN_LOG(g_log, WARNING, "lcore %u: no memory for an SRQ of %u capsules of %u bytes on "
+                 "%s (%.1f MiB): each qpair posts its own receives; lower max_srq_depth or "
+                 "in_capsule_data_size", pg->lcore, depth, rsize, d->name,
+                 (double)depth * rsize / (1024.0 * 1024.0));
+        goto fail;
+    }
+    q->srq_mr = ibv_reg_mr(d->pd, q->srq_mem, (size_t)depth * rsize, IBV_ACCESS_LOCAL_WRITE);
+    q->srq = q->srq_mr != NULL ? ibv_create_srq(d->pd, &sa) : NULL;
+    if (q->srq == NULL) {
+        TERN_LOG(g_log, WARNING, "lcore %u: cannot make an SRQ of %u receives on %s: %s; each "
+                 "qpair posts its own receives", pg->lcore, depth, d->name, strerror(errno));
+        goto fail;
+    }
+    q->srq_depth = depth;
+    for (i = 0; i < depth; i++) {
+        struct rdma_recv *rv = &q->srq_recvs[i];
+
+        rv->op = RDMA_WR_RECV;
+        rv->sge.addr = (uint64_t)(uintptr_t)(q->srq_mem + (size_t)i * rsize);
+        rv->sge.length = rsize;
+        rv->sge.lkey = q->srq_mr->lkey;
+        srq_post(q, rv, d->name);
+    }
+    q->cqe_used += (int)depth;
+    TERN_LOG(g_log, INFO, "lcore %u: SRQ of %u receives of %u bytes on %s (%u posted)", pg->lcore,
+             depth, rsize, d->name, q->srq_posted);
+    return;
+fail:
+    if (q->srq_mr != NULL)
+        ibv_dereg_mr(q->srq_mr);
+    tern_env_free(q->srq_mem);
+    tern_env_free(q->srq_recvs);
+    q->srq_mr = NULL;
+    q->srq_mem = NULL;
+    q->srq_recvs = NULL;
+}
+
+/* The CQ (and SRQ) of device `dev` on this lcore, created on first use;
+ * `need`: the CQ entries of a new connection's send queue, `need_rq` of
+ * its receive queue if it has its own. */
 static struct pg_cq *
-pg_cq_get(struct rdma_pg *pg, uint32_t dev, int need)
+pg_cq_get(struct rdma_pg *pg, uint32_t dev, int need, int need_rq)
 {
     struct rdma_transport *rt = pg->rt;
     struct rdma_device *d = &rt->dev[dev];
@@ -438,8 +596,7 @@ pg_cq_get(struct rdma_pg *pg, uint32_t dev, int need)
     if (q->cq != NULL && q->dev_gen != d->gen) {
         /* A stale CQ of a device that went away: none of its QPs is left
          * (they are reaped before the device slot is reused). */
-        ibv_destroy_cq(q->cq);
-        q->cq = NULL;
+        pg_cq_destroy(pg, q, "of a device that went away");
     }
     if (q->cq == NULL) {
         int cqe = (int)rt->p.num_cqe;
@@ -456,7 +613,10 @@ pg_cq_get(struct rdma_pg *pg, uint32_t dev, int need)
         q->cqe = q->cq->cqe;
         q->dev_gen = d->gen;
         TERN_LOG(g_log, INFO, "lcore %u: CQ of %d entries on %s", pg->lcore, q->cqe, d->name);
+        pg_srq_create(pg, q, d);
     }
+    if (q->srq == NULL)
+        need += need_rq;
     if (q->cqe_used + need > q->cqe) {
         TERN_LOG(g_log, ERR, "lcore %u: the CQ on %s is full (%d of %d entries in use, a new "
                  "qpair needs %d): raise num_cqe", pg->lcore, d->name, q->cqe_used, q->cqe, need);
@@ -501,7 +661,7 @@ conn_setup_on_lcore(void *a1, void *a2)
     sq = (uint32_t)nc->depth * 3;
     if (sq > (uint32_t)d->attr.max_qp_wr)
         sq = (uint32_t)d->attr.max_qp_wr;
-    q = pg_cq_get(pg, nc->dev, (int)(sq + nc->depth));
+    q = pg_cq_get(pg, nc->dev, (int)sq, (int)nc->depth);
     if (q == NULL)
         goto fail;
     c = tern_env_zmalloc("rdma_conn", sizeof(*c), 64, socket);
@@ -513,11 +673,14 @@ conn_setup_on_lcore(void *a1, void *a2)
     c->cm_id = nc->id;
     c->depth = nc->depth;
     snprintf(c->peer, sizeof(c->peer), "%s", nc->peer_s);
+    if (q->srq != NULL)
+        rsize = 0;      /* its capsules come from the SRQ */
     c->reqs = tern_env_zmalloc("rdma_reqs", sizeof(*c->reqs) * c->depth, 64, socket);
-    c->recvs = tern_env_zmalloc("rdma_recvs", sizeof(*c->recvs) * c->depth, 64, socket);
+    c->recvs = rsize ? tern_env_zmalloc("rdma_recvs", sizeof(*c->recvs) * c->depth, 64, socket)
+                     : NULL;
     c->mem = tern_env_zmalloc("rdma_capsules", (size_t)c->depth * (rsize + TERN_RDMA_RSP_CAPSULE),
                               64, socket);
-    if (c->reqs == NULL || c->recvs == NULL || c->mem == NULL) {
+    if (c->reqs == NULL || (rsize && c->recvs == NULL) || c->mem == NULL) {
         TERN_LOG(g_log, ERR, "no memory for a qpair of depth %u from %s", c->depth, c->peer);
         goto fail;
     }
@@ -536,23 +699,38 @@ conn_setup_on_lcore(void *a1, void *a2)
     qa.recv_cq = q->cq;
     qa.qp_type = IBV_QPT_RC;
     qa.cap.max_send_wr = sq;
-    qa.cap.max_recv_wr = c->depth;
     qa.cap.max_send_sge = max_sge;
-    qa.cap.max_recv_sge = 1;
+    if (q->srq != NULL) {
+        qa.srq = q->srq;
+    } else {
+        qa.cap.max_recv_wr = c->depth;
+        qa.cap.max_recv_sge = 1;
+    }
     if (rdma_create_qp(c->cm_id, d->pd, &qa) != 0) {
-        TERN_LOG(g_log, ERR, "cannot create a QP (%u send, %u receive WRs) for %s on %s: %s", sq,
-                 c->depth, c->peer, d->name, strerror(errno));
+        TERN_LOG(g_log, ERR, "cannot create a QP (%u send, %u receive WRs%s) for %s on %s: %s",
+                 sq, q->srq != NULL ? 0 : c->depth, q->srq != NULL ? ", on the SRQ" : "", c->peer,
+                 d->name, strerror(errno));
         goto fail;
     }
     c->qp = c->cm_id->qp;
-    c->cq_share = (int)(sq + c->depth);
+    c->cq_share = (int)sq + (q->srq != NULL ? 0 : (int)c->depth);
     q->cqe_used += c->cq_share;
-    for (i = 0; i < c->depth; i++) {
-        uint8_t *rb = c->mem + (size_t)i * rsize;
+    if (q->srq != NULL) {
+        /* A QP number is unique among the device's live QPs, and a gone
+         * connection left the table before its QP was destroyed. */
+        struct rdma_conn **pc = qpn_slot(pg, c->dev, c->qp->qp_num);
 
-        c->recvs[i].sge.addr = (uint64_t)(uintptr_t)rb;
-        c->recvs[i].sge.length = rsize;
-        c->recvs[i].sge.lkey = c->mr->lkey;
+        c->qpn = c->qp->qp_num;
+        c->qpn_next = NULL;
+        c->qpn_linked = true;
+        *pc = c;
+    }
+    for (i = 0; i < c->depth; i++) {
+        if (c->recvs != NULL) {
+            c->recvs[i].sge.addr = (uint64_t)(uintptr_t)(c->mem + (size_t)i * rsize);
+            c->recvs[i].sge.length = rsize;
+            c->recvs[i].sge.lkey = c->mr->lkey;
+        }
         c->reqs[i].rsp = (struct tern_nvme_cpl *)(c->mem + (size_t)c->depth * rsize +
                                                   (size_t)i * TERN_RDMA_RSP_CAPSULE);
         c->reqs[i].rsp_lkey = c->mr->lkey;
@@ -648,6 +826,24 @@ pg_poll(void *arg)
         for (i = 0; i < n; i++) {
             void *wr_id = (void *)(uintptr_t)wc[i].wr_id;
 
+            if (*(uint8_t *)wr_id == RDMA_WR_RECV && ((struct rdma_recv *)wr_id)->qp == NULL) {
+                /* A receive of the SRQ: its QP number names the connection. */
+                struct rdma_recv *rv = wr_id;
+
+                q->srq_posted--;
+                c = *qpn_slot(pg, d, wc[i].qp_num);
+                if (c == NULL) {
+                    /* Its connection is gone (a receive flushed after the
+                     * QP was destroyed): the buffer goes back. */
+                    q->srq_strays++;
+                    if (wc[i].status <= IBV_WC_GENERAL_ERR)
+                        q->wc_errors[wc[i].status]++;
+                    rv->posted = false;
+                    srq_post(q, rv, pg->rt->dev[d].name);
+                    continue;
+                }
+                rv->qp = &c->eng;
+            }
             c = conn_of_wr(wr_id);
             if (wc[i].status != IBV_WC_SUCCESS) {
                 if (wc[i].status <= IBV_WC_GENERAL_ERR)
@@ -729,7 +925,7 @@ rdma_lcore_fini(struct tern_nvmf_transport *t)
     }
     for (d = 0; d < MAX_DEVICES; d++)
         if (pg->cq[d].cq != NULL)
-            ibv_destroy_cq(pg->cq[d].cq);
+            pg_cq_destroy(pg, &pg->cq[d], "at shutdown");
     tern_poller_unregister(&pg->poller);
     rt->pg[lcore] = NULL;
     free(pg);
@@ -1120,6 +1316,14 @@ async_poll(struct rdma_transport *rt)
                 TERN_LOG(g_log, NOTICE, "RDMA device %s port %d: %s", d->name,
                          ae.element.port_num, ibv_event_type_str(ae.event_type));
                 break;
+            case IBV_EVENT_QP_LAST_WQE_REACHED:
+                /* A QP on an SRQ in the error state takes no more receives;
+                 * a late one of a gone QP goes back to the SRQ (pg_poll). */
+                break;
+            case IBV_EVENT_SRQ_ERR:
+                TERN_LOG(g_log, ERR, "RDMA device %s: %s: the qpairs on that shared receive "
+                         "queue fail", d->name, ibv_event_type_str(ae.event_type));
+                break;
             default:
                 TERN_LOG(g_log, INFO, "RDMA device %s: async event %s", d->name,
                          ibv_event_type_str(ae.event_type));
@@ -1163,15 +1367,13 @@ cq_release_on_lcore(void *a1, void *a2)
     (void)a2;
 
     if (pg != NULL && pg->cq[m->dev].cq != NULL && pg->cq[m->dev].dev_gen == m->gen) {
-        int rc;
+        struct pg_cq *q = &pg->cq[m->dev];
 
-        if (pg->cq[m->dev].cqe_used != 0)
-            TERN_LOG(g_log, ERR, "lcore %u: the CQ of a removed device still has %u entries "
-                     "reserved; destroying it anyway", pg->lcore, pg->cq[m->dev].cqe_used);
-        if ((rc = ibv_destroy_cq(pg->cq[m->dev].cq)) != 0)
-            TERN_LOG(g_log, ERR, "lcore %u: destroying the CQ of a removed device: %s",
-                     pg->lcore, strerror(rc));
-        pg->cq[m->dev].cq = NULL;
+        if (q->cqe_used != (int)q->srq_depth)
+            TERN_LOG(g_log, ERR, "lcore %u: the CQ of a removed device still has %d entries "
+                     "reserved by qpairs; destroying it anyway", pg->lcore,
+                     q->cqe_used - (int)q->srq_depth);
+        pg_cq_destroy(pg, q, "of a removed device");
     }
     if (tern_reactor_send_msg(tern_env_main_lcore(), cq_released_on_main, m, NULL) != 0)
         free(m);
@@ -1439,10 +1641,12 @@ rdma_create(const struct tern_nvmf_transport_opts *opts, const json_t *params, c
     static const struct tern_rpc_param spec[] = {
         TERN_RPC_PARAM(struct rdma_params, data_wr_pool_size, TERN_RPC_UINT32, false),
         TERN_RPC_PARAM(struct rdma_params, no_srq, TERN_RPC_BOOL, false),
+        TERN_RPC_PARAM(struct rdma_params, max_srq_depth, TERN_RPC_UINT32, false),
         TERN_RPC_PARAM(struct rdma_params, num_cqe, TERN_RPC_UINT32, false),
         TERN_RPC_PARAM(struct rdma_params, acceptor_backlog, TERN_RPC_UINT32, false),
     };
-    struct rdma_params p = {.num_cqe = DEFAULT_NUM_CQE, .acceptor_backlog = DEFAULT_BACKLOG};
+    struct rdma_params p = {.num_cqe = DEFAULT_NUM_CQE, .acceptor_backlog = DEFAULT_BACKLOG,
+                            .max_srq_depth = DEFAULT_SRQ_DEPTH};
     struct rdma_transport *rt;
     uint32_t i, count;
     int fl;
@@ -1452,6 +1656,12 @@ rdma_create(const struct tern_nvmf_transport_opts *opts, const json_t *params, c
         return NULL;
     if (p.num_cqe < 64 || p.acceptor_backlog == 0) {
         snprintf(why, why_len, "num_cqe must be at least 64 and acceptor_backlog at least 1");
+        return NULL;
+    }
+    if (!p.no_srq && p.max_srq_depth < opts->max_queue_depth) {
+        snprintf(why, why_len, "max_srq_depth %u is below max_queue_depth %u: one qpair could "
+                 "not have all its commands in flight (raise it, or set no_srq)", p.max_srq_depth,
+                 opts->max_queue_depth);
         return NULL;
     }
     rt = calloc(1, sizeof(*rt));
@@ -1477,9 +1687,15 @@ rdma_create(const struct tern_nvmf_transport_opts *opts, const json_t *params, c
              rt->wr_default, tern_env_lcore_count(), opts->max_queue_depth,
              (opts->max_io_size + opts->io_unit_size - 1) / opts->io_unit_size, rt->wr_floor,
              tern_env_lcore_count(), RDMA_MAX_WRS);
-    if (p.no_srq == false)
-        TERN_LOG(g_log, NOTICE, "shared receive queues are not implemented yet: every qpair has "
-                 "its own receive queue (as with no_srq)");
+    if (p.no_srq)
+        TERN_LOG(g_log, NOTICE, "no_srq: every qpair posts %u receive buffers of its own",
+                 opts->max_queue_depth);
+    else
+        TERN_LOG(g_log, NOTICE, "shared receive queues: %u receive buffers of %u bytes per "
+                 "(device x lcore), capped by the device (%.1f MiB each)", p.max_srq_depth,
+                 TERN_RDMA_CMD_CAPSULE_MIN + opts->in_capsule_data_size,
+                 (double)p.max_srq_depth * (TERN_RDMA_CMD_CAPSULE_MIN + opts->in_capsule_data_size)
+                     / (1024.0 * 1024.0));
     rt->wr_pool = tern_mempool_create("nvmf_rdma_wr", count, sizeof(struct rdma_wr),
                                       TERN_ENV_SOCKET_ANY);
     rt->buf_len = (size_t)opts->num_shared_buffers * opts->io_unit_size;
@@ -1552,6 +1768,7 @@ rdma_dump_opts(const struct tern_nvmf_transport *t, json_t *o)
 
     json_object_set_new(o, "data_wr_pool_size", json_integer(rt->p.data_wr_pool_size));
     json_object_set_new(o, "no_srq", json_boolean(rt->p.no_srq));
+    json_object_set_new(o, "max_srq_depth", json_integer(rt->p.max_srq_depth));
     json_object_set_new(o, "num_cqe", json_integer(rt->p.num_cqe));
     json_object_set_new(o, "acceptor_backlog", json_integer(rt->p.acceptor_backlog));
 }
@@ -1603,6 +1820,7 @@ rdma_lcore_stats(struct tern_nvmf_transport *t, json_t *o)
         json_object_set_new(dev, "pending_rdma_read", json_integer((json_int_t)pend[RDMA_Q_PENDING_READ]));
         json_object_set_new(dev, "pending_rdma_send", json_integer((json_int_t)pend[RDMA_Q_PENDING_SEND]));
         json_object_set_new(dev, "pending_capsules", json_integer((json_int_t)rx));
+        json_object_set_new(dev, "pending_max", json_integer((json_int_t)st.pending_max));
         json_object_set_new(dev, "capsules", json_integer((json_int_t)st.capsules));
         json_object_set_new(dev, "rdma_reads_posted", json_integer((json_int_t)st.reads_posted));
         json_object_set_new(dev, "rdma_writes_posted", json_integer((json_int_t)st.writes_posted));
@@ -1612,6 +1830,10 @@ rdma_lcore_stats(struct tern_nvmf_transport *t, json_t *o)
         json_object_set_new(dev, "data_wr_waits", json_integer((json_int_t)st.wr_waits));
         json_object_set_new(dev, "send_queue_waits", json_integer((json_int_t)st.sq_waits));
         json_object_set_new(dev, "read_depth_waits", json_integer((json_int_t)st.rd_waits));
+        json_object_set_new(dev, "srq_depth", json_integer(q->srq_depth));
+        json_object_set_new(dev, "srq_receives_posted", json_integer(q->srq_posted));
+        json_object_set_new(dev, "srq_strays", json_integer((json_int_t)q->srq_strays));
+        json_object_set_new(dev, "srq_post_errors", json_integer((json_int_t)q->srq_post_errors));
         json_object_set_new(dev, "cq_entries", json_integer(q->cqe));
         json_object_set_new(dev, "cq_entries_reserved", json_integer(q->cqe_used));
         json_object_set_new(dev, "polls", json_integer((json_int_t)q->polls));

@@ -99,7 +99,7 @@ tt_tgt_stop() {
 
 # tt_stats_clean [TIMEOUT=10]: poll nvmf_get_stats until every lcore has 0
 # qpairs, 0 requests waiting and all shared buffers (and, for RDMA, data
-# WRs) free; prints the per-lcore figures; 1 if it does not get there in time.
+# WRs, and every SRQ receive posted again) free; prints the per-lcore figures; 1 if it does not get there in time.
 tt_stats_clean() {
     local t=${1:-10} i out
     for ((i = 0; i <= t * 2; i++)); do
@@ -125,10 +125,13 @@ for pg in s["poll_groups"]:
                         t["shared_buffers"], t["pending_data_buffer"], t["buffer_waits"], t["accepted"]))
     else:
         good = good and t["data_wr_pool_free"] == t["data_wr_pool_size"]
-        parts.append("lcore %d: qpairs %d conns %d buffers %d/%d free, data WRs %d/%d free, accepted %d closed %d"
+        srq = ["%s %d/%d" % (d["name"], d["srq_receives_posted"], d["srq_depth"])
+               for d in t.get("devices", []) if d["srq_depth"]]
+        good = good and all(d["srq_receives_posted"] == d["srq_depth"] for d in t.get("devices", []))
+        parts.append("lcore %d: qpairs %d conns %d buffers %d/%d free, data WRs %d/%d free, SRQ receives posted %s, accepted %d closed %d"
                      % (pg["lcore"], pg["qpairs"], t["connections"], t["shared_buffers_free"],
                         t["shared_buffers"], t["data_wr_pool_free"], t["data_wr_pool_size"],
-                        t["accepted"], t["closed"]))
+                        ", ".join(srq) or "none", t["accepted"], t["closed"]))
     ok = ok and good
 print("; ".join(parts))
 sys.exit(0 if ok and parts else 1)

@@ -6,7 +6,9 @@
  * or an error status; mock pools that can run dry; a mock core that holds
  * requests until the test completes them. After every step: each request
  * is on the queue its state names, the core saw each request complete at
- * most once, and after a teardown every pool object is back.
+ * most once, and after a teardown every pool object is back. The fault
+ * tests run twice: with the qpair's own receive queue and on a mock shared
+ * receive queue (g_srq), whose buffers must all come back to it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -29,8 +31,11 @@
 /* ---- the mock verbs layer ---- */
 static struct rdma_qp g_qp;
 static struct rdma_treq g_reqs[NREQ];
-static struct rdma_recv g_recvs[NREQ];
-static uint8_t g_rbuf[NREQ][TERN_RDMA_CMD_CAPSULE_MIN + ICD];
+#define NRECV (2 * NREQ)                    /* the SRQ's; the own receive queue uses NREQ */
+static struct rdma_recv g_recvs[NRECV];
+static uint8_t g_rbuf[NRECV][TERN_RDMA_CMD_CAPSULE_MIN + ICD];
+static bool g_srq;                          /* the next setup puts the qpair on the SRQ */
+static uint32_t g_srq_posted;
 static struct tern_nvme_cpl g_rsp[NREQ];
 static uint8_t g_bufmem[NBUF][UNIT] __attribute__((aligned(UNIT)));
 static void *g_buf_free[NBUF];
@@ -51,6 +56,17 @@ m_post_recv(struct rdma_qp *qp, struct rdma_recv *rv)
     (void)qp;
     cr_assert(!rv->posted, "a receive posted twice");
     return g_fail_recv ? -EINVAL : 0;
+}
+
+static void
+m_srq_return(struct rdma_qp *qp, struct rdma_recv *rv)
+{
+    (void)qp;
+    cr_assert(g_srq, "a receive given to an SRQ the qpair is not on");
+    cr_assert(rv >= g_recvs && rv < g_recvs + NRECV, "not a receive of the SRQ");
+    cr_assert(!rv->posted, "a receive given back to the SRQ twice");
+    rv->posted = true;
+    g_srq_posted++;
 }
 
 static int
@@ -136,6 +152,7 @@ m_drained(struct rdma_qp *qp)
 
 static const struct rdma_qp_ops g_ops = {
     .post_recv = m_post_recv,
+    .srq_return = m_srq_return,
     .post_send = m_post_send,
     .get_bufs = m_get_bufs,
     .put_bufs = m_put_bufs,
@@ -227,10 +244,15 @@ setup_limits(uint32_t sq_depth, uint32_t rd_depth, uint32_t max_sge)
     for (int i = 0; i < NREQ; i++) {
         g_reqs[i].rsp = &g_rsp[i];
         g_reqs[i].rsp_lkey = 0x5e5;
+    }
+    for (int i = 0; i < NRECV; i++) {
+        g_recvs[i].op = RDMA_WR_RECV;
         g_recvs[i].sge.addr = (uint64_t)(uintptr_t)g_rbuf[i];
         g_recvs[i].sge.length = sizeof(g_rbuf[i]);
         g_recvs[i].sge.lkey = 0xecf;
+        g_recvs[i].posted = g_srq;      /* the SRQ's are all posted */
     }
+    g_srq_posted = g_srq ? NRECV : 0;
     for (int i = 0; i < NBUF; i++)
         g_buf_free[i] = g_bufmem[i];
     g_buf_avail = g_buf_limit = NBUF;
@@ -250,9 +272,22 @@ setup_limits(uint32_t sq_depth, uint32_t rd_depth, uint32_t max_sge)
     g_auto_complete = false;
     g_closed_calls = 0;
     g_closed_error = false;
-    rdma_qp_init(&g_qp, &g_ops, &lim, g_reqs, NREQ, g_recvs, NREQ);
+    /* As the verbs layer does: NULL receives with a count means the SRQ. */
+    rdma_qp_init(&g_qp, &g_ops, &lim, g_reqs, NREQ, g_srq ? NULL : g_recvs, NREQ);
     cr_assert_eq(rdma_qp_start(&g_qp), 0);
-    cr_assert_eq(g_qp.recv_posted, NREQ);
+    cr_assert_eq(g_qp.srq, g_srq);
+    cr_assert_eq(g_qp.recv_posted, g_srq ? 0 : NREQ);
+}
+
+/* A receive completion, as the verbs layer hands it over. */
+static bool
+deliver_recv(struct rdma_recv *rv, bool ok, uint32_t byte_len)
+{
+    if (g_srq) {
+        cr_assert(rv->posted);
+        g_srq_posted--;
+    }
+    return rdma_qp_wc(&g_qp, rv, ok, byte_len);
 }
 
 static void
@@ -267,7 +302,7 @@ TestSuite(rdma_qp, .init = setup);
 static struct rdma_recv *
 posted_recv(void)
 {
-    for (int i = 0; i < NREQ; i++)
+    for (int i = 0; i < (g_srq ? NRECV : NREQ); i++)
         if (g_recvs[i].posted)
             return &g_recvs[i];
     return NULL;
@@ -289,7 +324,7 @@ send_cmd(uint8_t opc, uint32_t len, uint8_t subtype)
     cmd.flags = TERN_NVME_PSDT_SGL_MPTR_CONTIG << 6;
     tern_rdma_sgl_set_keyed(&cmd.dptr.sgl1, 0x100000, len, 0xabc, subtype);
     memcpy((void *)(uintptr_t)rv->sge.addr, &cmd, sizeof(cmd));
-    rdma_qp_wc(&g_qp, rv, true, TERN_RDMA_CMD_CAPSULE_MIN);
+    deliver_recv(rv, true, TERN_RDMA_CMD_CAPSULE_MIN);
 }
 
 #define WRITE_OPC 0x01  /* host to controller */
@@ -322,7 +357,8 @@ hw_flush_all(void)
 {
     while (g_sq_len > 0)
         hw_complete(false);
-    for (int i = 0; i < NREQ; i++)
+    /* The SRQ's receives are not the qpair's: they stay posted. */
+    for (int i = 0; i < NREQ && !g_srq; i++)
         if (g_recvs[i].posted)
             rdma_qp_wc(&g_qp, &g_recvs[i], false, 0);
 }
@@ -360,9 +396,15 @@ check_queues(void)
 
         for (int i = 0; i < NREQ; i++)
             held += g_reqs[i].recv != NULL;
-        cr_assert_eq(g_qp.recv_posted + g_qp.rx_pending_len + held, NREQ,
-                     "receives: %u posted, %u pending, %u held", g_qp.recv_posted,
-                     g_qp.rx_pending_len, held);
+        if (g_srq) {
+            cr_assert_eq(g_qp.srq_held, g_qp.rx_pending_len + held);
+            cr_assert_eq(g_srq_posted + g_qp.srq_held, NRECV, "SRQ receives: %u posted, %u held",
+                         g_srq_posted, g_qp.srq_held);
+        } else {
+            cr_assert_eq(g_qp.recv_posted + g_qp.rx_pending_len + held, NREQ,
+                         "receives: %u posted, %u pending, %u held", g_qp.recv_posted,
+                         g_qp.rx_pending_len, held);
+        }
     }
 }
 
@@ -373,12 +415,23 @@ check_all_back(void)
     cr_assert_eq(g_closed_calls, 1);
     cr_assert_eq(g_qp.qs.in_state[RDMA_REQ_FREE], NREQ);
     cr_assert_eq(g_qp.recv_posted, 0);
+    cr_assert_eq(g_qp.srq_held, 0);
+    if (g_srq)
+        cr_assert_eq(g_srq_posted, NRECV, "SRQ receives: %u of %u back", g_srq_posted, NRECV);
     cr_assert_eq(g_qp.sq_used, 0);
     cr_assert_eq(g_qp.rd_used, 0);
     cr_assert_eq(g_buf_avail, NBUF, "buffers: %u of %u back", g_buf_avail, NBUF);
     cr_assert_eq(g_wr_avail, NWR, "data WRs: %u of %u back", g_wr_avail, NWR);
     cr_assert_eq(g_total_exec, g_total_done, "run %u, completed %u", g_total_exec, g_total_done);
     check_queues();
+}
+
+/* The test runs with the qpair on the mock SRQ. */
+static void
+on_srq(void)
+{
+    g_srq = true;
+    setup_limits(64, 16, 16);
 }
 
 /* ---- SGL parsing ---- */
@@ -543,16 +596,28 @@ Test(rdma_qp, bad_sgl_fails_the_command_with_its_status)
     cr_assert_eq(g_reqs[0].sm.state, RDMA_REQ_FREE);
 }
 
-Test(rdma_qp, short_capsule_tears_the_qpair_down)
+static void
+short_capsule_tears_the_qpair_down(void)
 {
     struct rdma_recv *rv = posted_recv();
 
-    rdma_qp_wc(&g_qp, rv, true, 40);
+    deliver_recv(rv, true, 40);
     cr_assert(g_qp.error);
     cr_assert_eq(g_disconnects, 1);
     cr_assert_eq(g_qp.st.protocol_errors, 1);
     hw_flush_all();
     check_all_back();
+}
+
+Test(rdma_qp, short_capsule_tears_the_qpair_down)
+{
+    short_capsule_tears_the_qpair_down();
+}
+
+Test(rdma_qp, short_capsule_tears_the_qpair_down_srq)
+{
+    on_srq();
+    short_capsule_tears_the_qpair_down();
 }
 
 /* ---- incident 2: waiters run on every poll, with no completion ---- */
@@ -581,6 +646,7 @@ Test(rdma_qp, data_wr_and_send_queue_waiters)
     core_complete(0, 0, UNIT);
     cr_assert_eq(g_reqs[0].sm.state, RDMA_REQ_NEED_SEND, "no data WR: it waits");
     cr_assert_gt(g_qp.st.wr_waits, 0);
+    cr_assert_eq(g_qp.st.pending_max, 1, "the high-water mark of the pending queues");
     g_wr_limit = 1;
     rdma_qp_drain(&g_qp);
     cr_assert_eq(g_reqs[0].sm.state, RDMA_REQ_SENDING);
@@ -596,6 +662,7 @@ Test(rdma_qp, data_wr_and_send_queue_waiters)
     hw_complete(true);
     check_queues();
     cr_assert_eq(g_qp.qs.in_state[RDMA_REQ_FREE], NREQ);
+    cr_assert_eq(g_qp.st.pending_max, 1, "a mark, not a count: still 1 when all is done");
 }
 
 Test(rdma_qp, reads_beyond_the_read_depth_are_split)
@@ -618,7 +685,8 @@ Test(rdma_qp, reads_beyond_the_read_depth_are_split)
     check_queues();
 }
 
-Test(rdma_qp, capsules_beyond_free_requests_wait_in_order)
+static void
+capsules_beyond_free_requests_wait_in_order(void)
 {
     g_auto_complete = true;
     for (int i = 0; i < NREQ; i++)
@@ -635,6 +703,17 @@ Test(rdma_qp, capsules_beyond_free_requests_wait_in_order)
     hw_complete(true);
     cr_assert_eq(g_qp.rx_pending_len, 0);
     check_queues();
+}
+
+Test(rdma_qp, capsules_beyond_free_requests_wait_in_order)
+{
+    capsules_beyond_free_requests_wait_in_order();
+}
+
+Test(rdma_qp, capsules_beyond_free_requests_wait_in_order_srq)
+{
+    on_srq();
+    capsules_beyond_free_requests_wait_in_order();
 }
 
 /* ---- incident 3: errors in every state ---- */
@@ -713,7 +792,8 @@ finish_after_error(void)
     check_all_back();
 }
 
-Test(rdma_qp, wc_error_on_a_request_in_each_state)
+static void
+wc_error_on_a_request_in_each_state(void)
 {
     for (int w = 0; w < AT_NUM; w++) {
         for (size_t e = 0; e < sizeof(g_wc_errors) / sizeof(g_wc_errors[0]); e++) {
@@ -729,7 +809,7 @@ Test(rdma_qp, wc_error_on_a_request_in_each_state)
                 /* Nothing on the send queue: the error comes on a receive. */
                 struct rdma_recv *rv = posted_recv();
 
-                rdma_qp_wc(&g_qp, rv, false, 0);
+                deliver_recv(rv, false, 0);
             }
             cr_assert(g_qp.error);
             cr_assert(g_closed_error, "a WC error is a broken connection for the core");
@@ -740,7 +820,19 @@ Test(rdma_qp, wc_error_on_a_request_in_each_state)
     }
 }
 
-Test(rdma_qp, core_completes_after_the_flush_and_before_it)
+Test(rdma_qp, wc_error_on_a_request_in_each_state)
+{
+    wc_error_on_a_request_in_each_state();
+}
+
+Test(rdma_qp, wc_error_on_a_request_in_each_state_srq)
+{
+    on_srq();
+    wc_error_on_a_request_in_each_state();
+}
+
+static void
+core_completes_after_the_flush_and_before_it(void)
 {
     for (int order = 0; order < 2; order++) {
         drive_to(AT_EXECUTING);
@@ -754,7 +846,8 @@ Test(rdma_qp, core_completes_after_the_flush_and_before_it)
         } else {
             core_complete(1, 0, 0);
             core_complete(0, 0, UNIT);
-            cr_assert_eq(g_drained, 0, "drained with receives still posted");
+            /* Its own receives are still posted; an SRQ's are not its. */
+            cr_assert_eq(g_drained, g_srq ? 1 : 0, "drained with receives still posted");
             hw_flush_all();
         }
         check_all_back();
@@ -762,7 +855,19 @@ Test(rdma_qp, core_completes_after_the_flush_and_before_it)
     }
 }
 
-Test(rdma_qp, orderly_close_with_nothing_in_flight)
+Test(rdma_qp, core_completes_after_the_flush_and_before_it)
+{
+    core_completes_after_the_flush_and_before_it();
+}
+
+Test(rdma_qp, core_completes_after_the_flush_and_before_it_srq)
+{
+    on_srq();
+    core_completes_after_the_flush_and_before_it();
+}
+
+static void
+orderly_close_with_nothing_in_flight(void)
 {
     rdma_qp_fail(&g_qp, false, "host disconnected");
     rdma_qp_fail(&g_qp, true, "again");
@@ -773,7 +878,19 @@ Test(rdma_qp, orderly_close_with_nothing_in_flight)
     cr_assert_not(g_closed_error);
 }
 
-Test(rdma_qp, a_post_that_fails_half_way_tears_down_and_gives_everything_back)
+Test(rdma_qp, orderly_close_with_nothing_in_flight)
+{
+    orderly_close_with_nothing_in_flight();
+}
+
+Test(rdma_qp, orderly_close_with_nothing_in_flight_srq)
+{
+    on_srq();
+    orderly_close_with_nothing_in_flight();
+}
+
+static void
+a_post_that_fails_half_way_tears_down_and_gives_everything_back(void)
 {
     setup_limits(64, 16, 1);
     g_fail_post_after = 2;
@@ -783,6 +900,17 @@ Test(rdma_qp, a_post_that_fails_half_way_tears_down_and_gives_everything_back)
     cr_assert_eq(g_reqs[0].sm.state, RDMA_REQ_READING);
     hw_flush_all();
     check_all_back();
+}
+
+Test(rdma_qp, a_post_that_fails_half_way_tears_down_and_gives_everything_back)
+{
+    a_post_that_fails_half_way_tears_down_and_gives_everything_back();
+}
+
+Test(rdma_qp, a_post_that_fails_half_way_tears_down_and_gives_everything_back_srq)
+{
+    on_srq();
+    a_post_that_fails_half_way_tears_down_and_gives_everything_back();
 }
 
 Test(rdma_qp, a_receive_that_cannot_be_reposted_tears_down_and_gives_everything_back)
@@ -797,7 +925,8 @@ Test(rdma_qp, a_receive_that_cannot_be_reposted_tears_down_and_gives_everything_
 }
 
 /* ---- everything at random ---- */
-Test(rdma_qp, random_walk_keeps_every_invariant)
+static void
+random_walk_keeps_every_invariant(void)
 {
     unsigned seed = 12345;
 
@@ -839,4 +968,48 @@ Test(rdma_qp, random_walk_keeps_every_invariant)
         g_wr_limit = NWR;
         finish_after_error();
     }
+}
+
+Test(rdma_qp, random_walk_keeps_every_invariant)
+{
+    random_walk_keeps_every_invariant();
+}
+
+Test(rdma_qp, random_walk_keeps_every_invariant_srq)
+{
+    on_srq();
+    random_walk_keeps_every_invariant();
+}
+
+/* ---- on a shared receive queue ---- */
+Test(rdma_qp, srq_buffers_go_back_before_the_response_and_nothing_is_posted_to_the_qp)
+{
+    on_srq();
+    cr_assert_eq(g_srq_posted, NRECV, "the engine took SRQ buffers at start");
+    send_cmd(READ_OPC, 2 * UNIT, 0);
+    cr_assert_eq(g_qp.srq_held, 1);
+    cr_assert_eq(g_srq_posted, NRECV - 1);
+    core_complete(0, 0, 2 * UNIT);
+    cr_assert_eq(g_recv_reposted_before_send, 1);
+    cr_assert_eq(g_qp.srq_held, 0, "the capsule's buffer is back before the response");
+    cr_assert_eq(g_srq_posted, NRECV);
+    hw_complete(true);
+    hw_complete(true);
+    cr_assert_eq(g_reqs[0].sm.state, RDMA_REQ_FREE);
+    cr_assert_eq(g_qp.recv_posted, 0);
+    check_queues();
+}
+
+Test(rdma_qp, srq_more_commands_than_the_queue_depth_is_a_protocol_error)
+{
+    on_srq();
+    for (int i = 0; i < NREQ; i++)
+        send_cmd(FLUSH_OPC, 0, 0);          /* the core holds them all */
+    cr_assert_not(g_qp.error);
+    cr_assert_eq(g_qp.srq_held, NREQ);
+    send_cmd(FLUSH_OPC, 0, 0);              /* one more than the host may have */
+    cr_assert(g_qp.error);
+    cr_assert_eq(g_qp.st.protocol_errors, 1);
+    cr_assert(g_closed_error);
+    finish_after_error();
 }
