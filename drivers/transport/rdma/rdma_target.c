@@ -494,10 +494,11 @@ conn_event_on_lcore(void *a1, void *a2)
     free(ev);
 }
 
-/* Destroy the SRQ (no QP uses it any more) and the CQ of a pg_cq, on its
- * lcore. Errors are logged: `what` names the occasion. */
+/* Destroy what a pg_cq has of an SRQ (no QP uses it any more): the SRQ,
+ * its buffers' registration and memory. Errors are logged: `what` names the
+ * occasion. */
 static void
-pg_cq_destroy(struct rdma_pg *pg, struct pg_cq *q, const char *what)
+pg_srq_free(struct rdma_pg *pg, struct pg_cq *q, const char *what)
 {
     int rc;
 
@@ -512,6 +513,15 @@ pg_cq_destroy(struct rdma_pg *pg, struct pg_cq *q, const char *what)
     q->srq_mr = NULL;
     q->srq_mem = NULL;
     q->srq_recvs = NULL;
+}
+
+/* Destroy the SRQ and the CQ of a pg_cq, on its lcore (errors logged). */
+static void
+pg_cq_destroy(struct rdma_pg *pg, struct pg_cq *q, const char *what)
+{
+    int rc;
+
+    pg_srq_free(pg, q, what);
     if (q->cq != NULL && (rc = ibv_destroy_cq(q->cq)) != 0)
         TERN_LOG(g_log, ERR, "lcore %u: destroying the CQ %s: %s", pg->lcore, what, strerror(rc));
     q->cq = NULL;
@@ -550,14 +560,16 @@ pg_srq_create(struct rdma_pg *pg, struct pg_cq *q, struct rdma_device *d)
                  "%s (%.1f MiB): each qpair posts its own receives; lower max_srq_depth or "
                  "in_capsule_data_size", pg->lcore, depth, rsize, d->name,
                  (double)depth * rsize / (1024.0 * 1024.0));
-        goto fail;
+        pg_srq_free(pg, q, "that could not be made");
+        return;
     }
     q->srq_mr = ibv_reg_mr(d->pd, q->srq_mem, (size_t)depth * rsize, IBV_ACCESS_LOCAL_WRITE);
     q->srq = q->srq_mr != NULL ? ibv_create_srq(d->pd, &sa) : NULL;
     if (q->srq == NULL) {
         TERN_LOG(g_log, WARNING, "lcore %u: cannot make an SRQ of %u receives on %s: %s; each "
                  "qpair posts its own receives", pg->lcore, depth, d->name, strerror(errno));
-        goto fail;
+        pg_srq_free(pg, q, "that could not be made");
+        return;
     }
     q->srq_depth = depth;
     for (i = 0; i < depth; i++) {
@@ -572,15 +584,6 @@ pg_srq_create(struct rdma_pg *pg, struct pg_cq *q, struct rdma_device *d)
     q->cqe_used += (int)depth;
     TERN_LOG(g_log, INFO, "lcore %u: SRQ of %u receives of %u bytes on %s (%u posted)", pg->lcore,
              depth, rsize, d->name, q->srq_posted);
-    return;
-fail:
-    if (q->srq_mr != NULL)
-        ibv_dereg_mr(q->srq_mr);
-    tern_env_free(q->srq_mem);
-    tern_env_free(q->srq_recvs);
-    q->srq_mr = NULL;
-    q->srq_mem = NULL;
-    q->srq_recvs = NULL;
 }
 
 /* The CQ (and SRQ) of device `dev` on this lcore, created on first use;
