@@ -71,6 +71,31 @@ const char *tern_env_iova_mode(void);
 const char *tern_env_dpdk_version(void);
 
 /*
+ * DMA memory for devices (lib/env/env_vfio.c): zeroed, IOVA-contiguous, from
+ * DPDK memory that the EAL maps into its vfio container. `what` names it in
+ * logs.
+ */
+struct tern_env_dma {
+    void *va;
+    uint64_t iova;
+    size_t len;
+    void *handle;
+};
+int tern_env_dma_alloc(const char *what, size_t len, size_t align, int socket,
+                       struct tern_env_dma *out);
+void tern_env_dma_free(struct tern_env_dma *d);
+/* IOVA of a byte of DPDK memory a device may reach, TERN_ENV_IOVA_BAD for
+ * other memory (heap, stack), also in IOVA-as-VA mode. */
+uint64_t tern_env_dma_iova(const void *va);
+/*
+ * Open a PCI device bound to vfio-pci through DPDK's vfio support: its IOMMU
+ * group joins the EAL's default container (all DPDK memory DMA-mapped).
+ * *device_fd is the vfio device fd. -ENODEV with the reason logged.
+ */
+int tern_env_vfio_setup_device(const char *bdf, int *device_fd);
+int tern_env_vfio_release_device(const char *bdf, int device_fd);
+
+/*
  * Mempools. The element count is the caller's (from configuration); the
  * per-lcore cache is computed so that caches of every lcore together can
  * never hold more than a third of the pool, and the choice is logged.

@@ -52,7 +52,10 @@ tt_tgt_start() {
     # Two reactors either way; with one vCPU both share it (lcore@cpu).
     if [ "${TT_LCORES:-2}" = 1 ]; then lc=(-l 0)
     elif [ "$(nproc)" -ge 2 ]; then lc=(-l 0-1); else lc=(--lcores 0@0,1@0); fi
-    "$TT_BIN" "${lc[@]}" --no-pci --no-huge -m 512 --no-telemetry --file-prefix "tt-$$" \
+    # TT_EAL: the EAL's memory options (tests of the vfio NVMe driver may
+    # want hugepages); the default is no hugepages.
+    # shellcheck disable=SC2086
+    "$TT_BIN" "${lc[@]}" ${TT_EAL:---no-pci --no-huge -m 512} --no-telemetry --file-prefix "tt-$$" \
         -- -c "$cfg" -r "$TT_SOCK" >> "$TT_LOG" 2>&1 &
     TT_PID=$!
     for ((i = 0; i < 300; i++)); do             # bounded: 60 s
