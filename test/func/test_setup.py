@@ -499,6 +499,12 @@ def t_hugepages_shortfall_exit_1():
     r.line("node 0: 512 x 2 MiB pages (1 GiB) reserved")
     r.line("node 1: 100 x 2 MiB pages (200 MiB) reserved, asked for 512")
     r.has("node 1: the kernel gave 100 of 512 2 MiB pages", "hugepages=N", where="err")
+    r.line("hugetlbfs: mounted on /dev/hugepages")
+    # nothing reserved at all: nothing mounted either
+    t = Tree(nodes=(0, 1))
+    r = Run(t, ["hugepages", "--node", "1", "8"], kernel="huge-cap=1:0")
+    assert r.rc == 1 and "hugetlbfs" not in r.out + r.err, r
+    r.line("node 1: 0 x 2 MiB pages (0 B) reserved, asked for 8")
 
 
 def t_help():
