@@ -36,6 +36,26 @@ tt_check() {
     if out=$("$@"); then tt_pass "$what" "$out"; else tt_fail "$what" "$out"; fi
 }
 tt_abort() { tt_fail "$1" "$2"; tt_summary; exit 1; }
+# tt_capture NAME COMMAND...: run COMMAND (bound it yourself: timeout) with
+# its output kept in the test directory as NAME.out and printed, indented
+# and tagged [NAME]; TT_RC is its exit status.
+tt_capture() {
+    local name=$1
+    shift
+    "$@" > "$TERN_VM_TEST_DIR/$name.out" 2>&1
+    TT_RC=$?
+    sed "s/^/    [$name] /" "$TERN_VM_TEST_DIR/$name.out"
+}
+# tt_verdict NAME WANT_RC WHAT [MISSING]: the PASS/FAIL line of a check run
+# with tt_capture: PASS when TT_RC is WANT_RC and MISSING (what NAME.out
+# lacks, said the caller's way) is empty.
+tt_verdict() {
+    if [ "$TT_RC" = "$2" ] && [ -z "${4:-}" ]; then
+        tt_pass "$3" "exit $TT_RC"
+    else
+        tt_fail "$3" "exit $TT_RC (want $2)${4:+, $4}; see $1.out"
+    fi
+}
 
 # ------------------------------------------------------------------ tgt side
 # tt_tgt_start CONFIG: start tern-tgt on TT_LCORES lcores (default 2; on one

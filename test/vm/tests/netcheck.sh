@@ -28,16 +28,13 @@ export TERN_BUILD_DIR=$TT_BUILD
 IF=$TERN_VM_IFACE
 DEV=$TERN_VM_RDMA_DEV
 TWO=tnc1            # the second interface in the listener's subnet
-RC=0
 
 # check NAME ADDRESS...: run the tool (bounded); its output is printed and
-# kept in the test directory as NAME.out; RC is its exit status.
+# kept in the test directory as NAME.out; TT_RC is its exit status.
 check() {
     local name=$1
     shift
-    timeout 30 "$NC" "$@" > "$TERN_VM_TEST_DIR/$name.out" 2>&1
-    RC=$?
-    sed "s/^/    [$name] /" "$TERN_VM_TEST_DIR/$name.out"
+    tt_capture "$name" timeout 30 "$NC" "$@"
 }
 
 # line NAME LEVEL WORD...: NAME.out has a LEVEL line holding every WORD.
@@ -64,11 +61,7 @@ expect() {
         [ $# -gt 0 ] && shift
         line "$name" "${spec[@]}" || missing="$missing [${spec[*]}]"
     done
-    if [ "$RC" = "$want" ] && [ -z "$missing" ]; then
-        tt_pass "$what" "exit $RC"
-    else
-        tt_fail "$what" "exit $RC (want $want)${missing:+, no line with$missing}; see $name.out"
-    fi
+    tt_verdict "$name" "$want" "$what" "${missing:+no line with$missing}"
 }
 
 if [ "$TERN_VM_ROLE" = host ]; then
