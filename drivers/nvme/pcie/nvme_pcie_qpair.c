@@ -16,18 +16,46 @@ TERN_LOG_REGISTER(g_log, "tern.drv.nvme.pcie", INFO);
 
 /* ------------------------------------------------------------ data pointers */
 
-/* One step of a walk over iov: the IOVA of `va` and how many bytes from it
- * stay in its page. */
-static int
-page_chunk(nvme_pcie_v2i v2i, const uint8_t *va, size_t left, uint64_t *iova, size_t *chunk)
-{
-    size_t in_page = NVME_PCIE_PAGE - ((uintptr_t)va & (NVME_PCIE_PAGE - 1));
+/* A walk over iov one page-bounded chunk at a time, each translated. */
+struct page_walk {
+    const struct iovec *iov;
+    int iovcnt;
+    int i;
+    const uint8_t *va;
+    size_t left;
+};
 
-    *iova = v2i(va);
+static void
+walk_init(struct page_walk *w, const struct iovec *iov, int iovcnt)
+{
+    w->iov = iov;
+    w->iovcnt = iovcnt;
+    w->i = -1;
+    w->va = NULL;
+    w->left = 0;
+}
+
+/* 1 with the next chunk's IOVA and length, 0 at the end, -EFAULT for
+ * memory without an IOVA. */
+static int
+walk_next(struct page_walk *w, nvme_pcie_v2i v2i, uint64_t *iova, size_t *chunk)
+{
+    size_t in_page;
+
+    while (w->left == 0) {
+        if (++w->i >= w->iovcnt)
+            return 0;
+        w->va = w->iov[w->i].iov_base;
+        w->left = w->iov[w->i].iov_len;
+    }
+    in_page = NVME_PCIE_PAGE - ((uintptr_t)w->va & (NVME_PCIE_PAGE - 1));
+    *iova = v2i(w->va);
     if (*iova == TERN_ENV_IOVA_BAD)
         return -EFAULT;
-    *chunk = left < in_page ? left : in_page;
-    return 0;
+    *chunk = w->left < in_page ? w->left : in_page;
+    w->va += *chunk;
+    w->left -= *chunk;
+    return 1;
 }
 
 int
@@ -39,50 +67,43 @@ nvme_pcie_build_prps(const struct iovec *iov, int iovcnt, nvme_pcie_v2i v2i, uin
     uint32_t n = 0;             /* entries so far, prp1 included */
     uint64_t first = 0;
     bool ended_short = false;   /* a chunk ended before its page did */
-    int i;
+    struct page_walk w;
+    uint64_t iova;
+    size_t chunk;
+    int rc;
 
-    for (i = 0; i < iovcnt; i++) {
-        const uint8_t *va = iov[i].iov_base;
-        size_t left = iov[i].iov_len;
-
-        while (left > 0) {
-            uint64_t iova;
-            size_t chunk;
-            int rc = page_chunk(v2i, va, left, &iova, &chunk);
-
-            if (rc != 0)
-                return rc;
-            /* Only the very last chunk may end inside a page. */
-            if (ended_short)
+    walk_init(&w, iov, iovcnt);
+    while ((rc = walk_next(&w, v2i, &iova, &chunk)) > 0) {
+        /* Only the very last chunk may end inside a page. */
+        if (ended_short)
+            return -EINVAL;
+        if (n == 0) {
+            if (iova & 3)
                 return -EINVAL;
-            if (n == 0) {
-                if (iova & 3)
-                    return -EINVAL;
-                first = iova;
-            } else {
-                if (iova & (NVME_PCIE_PAGE - 1))
-                    return -EINVAL;     /* later entries are page starts */
-                if (slot > 0 && slot % NVME_PCIE_PRP_PER_PAGE == 0) {
-                    /* The page is full and another entry follows: its last
-                     * slot becomes a pointer to the next list page. */
-                    if (slot + 1 > cap)
-                        return -E2BIG;
-                    list[slot] = list[slot - 1];
-                    list[slot - 1] = list_iova + (uint64_t)(slot / NVME_PCIE_PRP_PER_PAGE) *
-                                     NVME_PCIE_PAGE;
-                    slot++;
-                }
-                if (slot >= cap)
+            first = iova;
+        } else {
+            if (iova & (NVME_PCIE_PAGE - 1))
+                return -EINVAL;     /* later entries are page starts */
+            if (slot > 0 && slot % NVME_PCIE_PRP_PER_PAGE == 0) {
+                /* The page is full and another entry follows: its last
+                 * slot becomes a pointer to the next list page. */
+                if (slot + 1 > cap)
                     return -E2BIG;
-                list[slot++] = iova;
+                list[slot] = list[slot - 1];
+                list[slot - 1] = list_iova + (uint64_t)(slot / NVME_PCIE_PRP_PER_PAGE) *
+                                 NVME_PCIE_PAGE;
+                slot++;
             }
-            n++;
-            if (((iova + chunk) & (NVME_PCIE_PAGE - 1)) != 0)
-                ended_short = true;
-            va += chunk;
-            left -= chunk;
+            if (slot >= cap)
+                return -E2BIG;
+            list[slot++] = iova;
         }
+        n++;
+        if (((iova + chunk) & (NVME_PCIE_PAGE - 1)) != 0)
+            ended_short = true;
     }
+    if (rc < 0)
+        return rc;
     if (n == 0)
         return -EINVAL;
     *prp1 = first;
@@ -113,34 +134,27 @@ nvme_pcie_build_sgl(const struct iovec *iov, int iovcnt, nvme_pcie_v2i v2i, bool
     uint32_t cap = list_pages * NVME_PCIE_SGL_PER_PAGE;
     uint32_t n = 0;
     uint64_t run_start = 0, run_len = 0;
-    int i;
+    struct page_walk w;
+    uint64_t iova;
+    size_t chunk;
+    int rc;
 
-    for (i = 0; i < iovcnt; i++) {
-        const uint8_t *va = iov[i].iov_base;
-        size_t left = iov[i].iov_len;
-
-        while (left > 0) {
-            uint64_t iova;
-            size_t chunk;
-            int rc = page_chunk(v2i, va, left, &iova, &chunk);
-
-            if (rc != 0)
-                return rc;
-            if (run_len > 0 && iova == run_start + run_len && run_len + chunk <= UINT32_MAX) {
-                run_len += chunk;
-            } else {
-                if (run_len > 0) {
-                    if (n >= cap)
-                        return -E2BIG;
-                    sgl_data_block(&desc[n++], run_start, (uint32_t)run_len);
-                }
-                run_start = iova;
-                run_len = chunk;
+    walk_init(&w, iov, iovcnt);
+    while ((rc = walk_next(&w, v2i, &iova, &chunk)) > 0) {
+        if (run_len > 0 && iova == run_start + run_len && run_len + chunk <= UINT32_MAX) {
+            run_len += chunk;
+        } else {
+            if (run_len > 0) {
+                if (n >= cap)
+                    return -E2BIG;
+                sgl_data_block(&desc[n++], run_start, (uint32_t)run_len);
             }
-            va += chunk;
-            left -= chunk;
+            run_start = iova;
+            run_len = chunk;
         }
     }
+    if (rc < 0)
+        return rc;
     if (run_len == 0)
         return -EINVAL;
     if (n == 0) {
