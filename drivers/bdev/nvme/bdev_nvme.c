@@ -20,6 +20,7 @@
 #include <sys/queue.h>
 
 #include "tern_env.h"
+#include "tern_reactor.h"
 #include "tern_rpc.h"
 #include "tern_bdev_module.h"
 #include "tern_nvme_pcie.h"
@@ -39,6 +40,10 @@ struct nvme_bctrlr {
     bool failed;
     bool detaching;
     struct tern_rpc_request *detach_req;
+    /* Stats walks over the lcores that hold this controller's queue pairs:
+     * its release waits for them. */
+    uint32_t pins;
+    bool release_pending;
     uint32_t nb;
     struct nvme_bdev **bdevs;
 };
@@ -282,6 +287,10 @@ bctrlr_release(struct nvme_bctrlr *nc)
 {
     struct tern_rpc_request *req = nc->detach_req;
 
+    if (nc->pins > 0) {
+        nc->release_pending = true;     /* the last stats walk releases it */
+        return;
+    }
     TAILQ_REMOVE(&g_ctrlrs, nc, link);
     tern_nvme_pcie_detach(nc->c);
     TERN_LOG(g_log, INFO, "controller %s (%s) %s", nc->name, nc->bdf,
@@ -570,6 +579,63 @@ struct get_args {
     const char *name;
 };
 
+/* bdev_nvme_get_controllers: the controllers (main lcore), then each
+ * lcore adds its own queue pair's counters (only the owner reads them). */
+struct get_walk {
+    struct tern_rpc_request *req;
+    json_t *list;
+    uint32_t n;
+    struct {
+        struct nvme_bctrlr *nc;     /* pinned: not released during the walk */
+        json_t *qpairs;
+    } e[];
+};
+
+static void
+get_lcore(void *ctx)
+{
+    struct get_walk *g = ctx;
+    uint32_t lcore = tern_env_lcore_id(), i;
+
+    for (i = 0; i < g->n; i++) {
+        struct tern_nvme_pcie_qpair *qp = tern_nvme_pcie_lcore_qpair(g->e[i].nc->c, lcore);
+        struct tern_nvme_pcie_qpair_stats st;
+
+        if (qp == NULL)
+            continue;
+        tern_nvme_pcie_qpair_stats(qp, &st);
+        json_array_append_new(g->e[i].qpairs, json_pack(
+            "{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i}", "lcore", (json_int_t)lcore,
+            "submitted", (json_int_t)st.submitted, "completed", (json_int_t)st.completed,
+            "errors", (json_int_t)st.errors, "aborted", (json_int_t)st.aborted,
+            "no_slot", (json_int_t)st.no_slot, "sgl_cmds", (json_int_t)st.sgl_cmds,
+            "outstanding", (json_int_t)st.outstanding,
+            "max_outstanding", (json_int_t)st.max_outstanding));
+    }
+}
+
+static void
+get_done(void *ctx, int status)
+{
+    struct get_walk *g = ctx;
+    uint32_t i;
+
+    for (i = 0; i < g->n; i++) {
+        struct nvme_bctrlr *nc = g->e[i].nc;
+
+        if (--nc->pins == 0 && nc->release_pending)
+            bctrlr_release(nc);
+    }
+    if (status != 0) {
+        json_decref(g->list);
+        tern_rpc_reply_error(g->req, TERN_RPC_INTERNAL_ERROR, "cannot reach the reactors: %s",
+                             strerror(-status));
+    } else {
+        tern_rpc_reply(g->req, g->list);
+    }
+    free(g);
+}
+
 static void
 bdev_nvme_get_controllers(struct tern_rpc_request *req, const json_t *params)
 {
@@ -578,17 +644,25 @@ bdev_nvme_get_controllers(struct tern_rpc_request *req, const json_t *params)
     };
     struct get_args a = { 0 };
     struct nvme_bctrlr *nc;
-    json_t *list = json_array();
+    struct get_walk *g;
+    uint32_t n = 0;
+    int rc;
 
-    if (!tern_rpc_decode_or_reply(req, params, spec, 1, &a)) {
-        json_decref(list);
+    if (!tern_rpc_decode_or_reply(req, params, spec, 1, &a))
         return;
-    }
     if (a.name && find_ctrlr(a.name) == NULL) {
-        json_decref(list);
         tern_rpc_reply_error(req, -ENODEV, "controller %s does not exist", a.name);
         return;
     }
+    TAILQ_FOREACH(nc, &g_ctrlrs, link)
+        n++;
+    g = calloc(1, sizeof(*g) + n * sizeof(g->e[0]));
+    if (g == NULL || (g->list = json_array()) == NULL) {
+        free(g);
+        tern_rpc_reply_error(req, -ENOMEM, "out of memory");
+        return;
+    }
+    g->req = req;
     TAILQ_FOREACH(nc, &g_ctrlrs, link) {
         const struct tern_nvme_ctrlr_data *cd = tern_nvme_pcie_cdata(nc->c);
         json_t *nss = json_array();
@@ -605,15 +679,23 @@ bdev_nvme_get_controllers(struct tern_rpc_request *req, const json_t *params)
         }
         snprintf(mn, sizeof(mn), "%.40s", cd->mn);
         snprintf(sn, sizeof(sn), "%.20s", cd->sn);
-        json_array_append_new(list, json_pack(
-            "{s:s, s:{s:s, s:s}, s:s, s:s, s:s, s:i, s:i, s:b, s:o}",
+        g->e[g->n].nc = nc;
+        g->e[g->n].qpairs = json_array();
+        json_array_append_new(g->list, json_pack(
+            "{s:s, s:{s:s, s:s}, s:s, s:s, s:s, s:i, s:i, s:b, s:o, s:O}",
             "name", nc->name, "trid", "trtype", "PCIe", "traddr", nc->bdf,
             "state", nc->failed ? "failed" : nc->detaching ? "detaching" : "enabled",
             "model_number", mn, "serial_number", sn,
             "io_queue_size", (json_int_t)tern_nvme_pcie_io_queue_size(nc->c),
             "max_transfer_bytes", (json_int_t)tern_nvme_pcie_max_xfer(nc->c),
-            "sgl", tern_nvme_pcie_sgl_supported(nc->c), "namespaces", nss));
+            "sgl", tern_nvme_pcie_sgl_supported(nc->c), "namespaces", nss,
+            "io_qpairs", g->e[g->n].qpairs));
+        json_decref(g->e[g->n].qpairs);     /* the entry holds it; e[] borrows */
+        nc->pins++;
+        g->n++;
     }
-    tern_rpc_reply(req, list);
+    rc = tern_reactor_for_each(get_lcore, g, get_done);
+    if (rc != 0)
+        get_done(g, rc);
 }
 TERN_RPC_REGISTER("bdev_nvme_get_controllers", bdev_nvme_get_controllers, TERN_RPC_RUNTIME)

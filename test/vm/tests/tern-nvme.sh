@@ -40,6 +40,16 @@ nv_attach() {
 }
 nv_ctrlrs() { tt_rpc bdev_nvme_get_controllers | python3 -c 'import json,sys; print(" ".join("%s:%s:%s" % (c["name"], c["trid"]["traddr"], c["state"]) for c in json.load(sys.stdin)) or "none")'; }
 nv_nsids() { tt_rpc nvmf_get_subsystems | python3 -c 'import json,sys; print(" ".join(str(n["nsid"]) for s in json.load(sys.stdin) if s["nqn"] == sys.argv[1] for n in s.get("namespaces", [])) or "none")' "$NQN"; }
+# A queue pair per lcore, counters from each lcore, nothing outstanding.
+nv_qpairs() {
+    tt_rpc bdev_nvme_get_controllers | python3 -c '
+import json, sys
+q = json.load(sys.stdin)[0]["io_qpairs"]
+done = sum(x["completed"] for x in q)
+print("lcores %s, %d completed, %d outstanding, %d errors" % ([x["lcore"] for x in q], done,
+      sum(x["outstanding"] for x in q), sum(x["errors"] for x in q)))
+sys.exit(0 if len(q) == 2 and done > 0 and all(x["outstanding"] == 0 and x["errors"] == 0 for x in q) else 1)'
+}
 nv_remove() {
     local t0=$SECONDS
     timeout 60 sh -c "echo 1 > /sys/bus/pci/devices/$BDF/remove" || { echo "remove did not complete in 60 s"; return 1; }
@@ -192,6 +202,8 @@ dd if="$PAT" of="$dev" bs=1M seek=$PAT_SEEK oflag=direct conv=fsync status=none 
     && tt_pass "8 MiB pattern written over TCP" || tt_fail "8 MiB pattern written over TCP" "dd failed"
 pattern_check "TCP" "$dev"
 tt_disconnect "$NQN"
+out=$(tt_tgt nv_qpairs) && tt_pass "bdev_nvme_get_controllers: each lcore's queue pair and its counters" "$out" \
+    || tt_fail "bdev_nvme_get_controllers: each lcore's queue pair and its counters" "$out"
 
 # ---- b. RDMA
 if dev=$(attach rdma "$NQN"); then
