@@ -431,6 +431,49 @@ def t_bdevs_by_rpc():
         t.kill()
 
 
+def pci_device_on_a_driver():
+    """A PCI function of this machine bound to a driver other than vfio-pci, or None."""
+    base = "/sys/bus/pci/devices"
+    for d in sorted(os.listdir(base)) if os.path.isdir(base) else []:
+        drv = os.path.join(base, d, "driver")
+        if os.path.islink(drv) and os.path.basename(os.readlink(drv)) != "vfio-pci":
+            return d, os.path.basename(os.readlink(drv))
+    return None
+
+
+def t_bdev_nvme_rpc_errors():
+    # No device is attached on this machine: every refusal is an RPC error
+    # object, the log says why, and nothing else changes.
+    t = Target()
+    try:
+        def err(params, code, text=None, method="bdev_nvme_attach_controller"):
+            r = t.call(method, params)
+            assert "error" in r and r["error"]["code"] == code, "%s %s: %s" % (method, params, r)
+            if text:
+                assert text in r["error"]["message"], r
+
+        good = {"name": "Nvme0", "trtype": "PCIe", "traddr": "0000:ff:1f.7"}
+        err(dict(good, trtype="TCP"), -32602, "PCIe")
+        err(dict(good, traddr="zz:1"), -32602, "not a PCI address")
+        err(dict(good, traddr="0000:00:20.0"), -32602, "not a PCI address")   # device 0x20 > 0x1f
+        err(dict(good, io_queue_size=2), -32602, "io_queue_size")
+        err(dict(good, io_queue_size=8192), -32602, "io_queue_size")
+        err(dict(good, bogus=1), -32602, "bogus")
+        err(good, -19)
+        assert "0000:ff:1f.7: no such PCI device" in t.output(), t.output()
+        dev = pci_device_on_a_driver()
+        if dev:
+            err(dict(good, traddr=dev[0]), -16)
+            assert "bound to %s, not vfio-pci" % dev[1] in t.output(), t.output()
+        err({"name": "Nvme9"}, -19, "does not exist", "bdev_nvme_detach_controller")
+        err({"name": "Nvme9"}, -19, "does not exist", "bdev_nvme_get_controllers")
+        assert t.call("bdev_nvme_get_controllers")["result"] == []
+        assert t.call("bdev_get_bdevs")["result"] == []
+        assert t.stop()[0] == 0
+    finally:
+        t.kill()
+
+
 def t_bdev_options_before_init():
     t = Target(app=["--wait-for-rpc"])
     try:
