@@ -52,7 +52,6 @@ struct nvme_bdev {
     struct nvme_bctrlr *nc;
     struct tern_bdev *bdev;         /* NULL once destructed */
     uint32_t nsid;
-    uint32_t block_size;
     bool wc;
     bool dsm;
     bool wz;
@@ -492,7 +491,6 @@ bdev_nvme_attach_controller(struct tern_rpc_request *req, const json_t *params)
         snprintf(bname, sizeof(bname), "%sn%u", nc->name, ns->nsid);
         nb->nc = nc;
         nb->nsid = ns->nsid;
-        nb->block_size = ns->block_size;
         nb->wc = (cd->vwc & TERN_NVME_CTRLR_VWC_PRESENT) != 0;
         nb->dsm = (cd->oncs & TERN_NVME_CTRLR_ONCS_DSM) != 0;
         nb->wz = (cd->oncs & TERN_NVME_CTRLR_ONCS_WRITE_ZEROES) != 0;

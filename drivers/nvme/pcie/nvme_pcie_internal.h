@@ -38,7 +38,6 @@ struct tern_nvme_pcie_qpair {
     uint32_t sq_db;                 /* doorbell offsets in BAR0 */
     uint32_t cq_db;
     uint16_t sq_tail;
-    uint16_t sq_head;               /* as the last completion reported it */
     uint16_t cq_head;
     uint8_t phase;                  /* the phase bit a new completion carries */
     bool failed;

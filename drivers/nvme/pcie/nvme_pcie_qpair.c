@@ -262,7 +262,6 @@ nvme_pcie_qpair_reset(struct tern_nvme_pcie_qpair *qp, volatile uint8_t *regs, u
     qp->sq_db = nvme_pcie_sq_doorbell(qp->qid, dstrd);
     qp->cq_db = nvme_pcie_cq_doorbell(qp->qid, dstrd);
     qp->sq_tail = 0;
-    qp->sq_head = 0;
     qp->cq_head = 0;
     qp->phase = 1;  /* a zeroed CQ has phase 0 everywhere: new entries carry 1 */
     memset(qp->cq, 0, (size_t)qp->size * sizeof(*qp->cq));
@@ -379,7 +378,6 @@ tern_nvme_pcie_qpair_poll(struct tern_nvme_pcie_qpair *qp, uint32_t max)
         nvme_pcie_rmb();    /* the rest of the entry after its phase bit */
         cid = c->cid;
         cdw0 = c->cdw0;
-        qp->sq_head = c->sqhd;
         if (++qp->cq_head == qp->size) {
             qp->cq_head = 0;
             qp->phase ^= 1u;
